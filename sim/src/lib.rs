@@ -1,0 +1,1 @@
+//! The simulated air (being written).

@@ -1,0 +1,34 @@
+//! `pymesh`: Thread 1.1 (the protocol of Pycom's Pymesh) over LoRa, as a `no_std`, heap-free,
+//! sans-IO library.
+//!
+//! The platform owns the clock, the radio and the entropy source; it passes `now` into
+//! [`node::Node::poll`] and asks [`node::Node::poll_at`] when to call again. Nothing here reads
+//! a clock, sleeps, or allocates. The only `unsafe` code is in [`ffi`], the C ABI used by the
+//! MicroPython module.
+#![no_std]
+#![deny(unsafe_code)]
+// Hosted targets link std only for its panic handler and test harness; library code uses
+// `core` alone (the bare-metal builds in CI prove it).
+#[cfg(not(target_os = "none"))]
+extern crate std;
+
+pub mod time;
+pub mod rand;
+pub mod wire;
+pub mod radio;
+pub mod mle;
+pub mod node;
+pub mod ffi;
+
+#[cfg(target_os = "none")]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    extern "C" {
+        fn pymesh_board_panic() -> !;
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: every board links a `pymesh_board_panic` that never returns (see ffi/README.md).
+    unsafe {
+        pymesh_board_panic()
+    }
+}

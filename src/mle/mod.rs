@@ -1,0 +1,1 @@
+//! MLE: attach, roles, leader (being written).
