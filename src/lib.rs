@@ -16,6 +16,7 @@ pub mod time;
 pub mod rand;
 pub mod wire;
 pub mod radio;
+pub mod lowpan;
 pub mod mle;
 pub mod node;
 pub mod ffi;

@@ -1,0 +1,1 @@
+//! 6LoWPAN adaptation: fragmentation and reassembly (being written).
