@@ -235,7 +235,7 @@ impl KeyIdentifier {
         }
     }
 
-    pub const fn len(&self) -> usize {
+    pub const fn field_len(&self) -> usize {
         Self::len_for_mode(self.key_id_mode())
     }
 }
@@ -299,7 +299,7 @@ impl AuxSecurityHeader {
     }
 
     pub const fn buffer_len(&self) -> usize {
-        5 + self.key_identifier.len()
+        5 + self.key_identifier.field_len()
     }
 
     pub const fn security_control(&self) -> u8 {

@@ -526,6 +526,11 @@ mod tests {
         // The same plaintext under mode 2 differs only by the header (and hence the MIC),
         // the ciphertext being the keystream's: compare with the captured frame 23.
         let captured = hex(c.udp);
+        // tshark 4.0 decrypts these bytes (spliced into frame 23 in place of its MLE payload)
+        // as a Link Accept with key id mode 1 and checks their MIC.
+        let verified = "000d0400000001ad11498201d3bd1e4423a5a8d5f96714363964a652316fc08a29a35f18b5\
+                        f17a77d726b747757aa4843d26b14eb2d028";
+        assert_eq!(&udp[..n], &hex(verified)[..]);
         assert_eq!(udp[7..7 + plain.len()], captured[11..11 + plain.len()]);
         assert_ne!(udp[n - 4..n], captured[captured.len() - 4..]);
     }

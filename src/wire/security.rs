@@ -104,13 +104,14 @@ fn seal_m<M: ArrayLength<u8> + TagSize>(
     data: &mut [u8],
     mic: &mut [u8],
 ) -> Result<()> {
+    // Check before encrypting so a bad call leaves `data` untouched.
+    if mic.len() != M::USIZE {
+        return Err(Error::Malformed);
+    }
     let c = Ccm::<Aes128, M, U13>::new(&GenericArray::from(*key));
     let tag = c
         .encrypt_in_place_detached(&GenericArray::from(*nonce), aad, data)
         .map_err(|_| Error::Oversized)?;
-    if mic.len() != tag.len() {
-        return Err(Error::Malformed);
-    }
     mic.copy_from_slice(&tag);
     Ok(())
 }
@@ -359,7 +360,7 @@ pub struct OutgoingFrameCounter(pub u32);
 
 impl OutgoingFrameCounter {
     /// The counter value to put in the next frame, then advance.
-    pub fn next(&mut self) -> Result<u32> {
+    pub fn allocate(&mut self) -> Result<u32> {
         if self.0 == u32::MAX {
             return Err(Error::Oversized);
         }
@@ -697,7 +698,7 @@ mod tests {
         assert_eq!(table.len(), 2);
 
         let mut out = OutgoingFrameCounter(u32::MAX - 1);
-        assert_eq!(out.next(), Ok(u32::MAX - 1));
-        assert_eq!(out.next(), Err(Error::Oversized));
+        assert_eq!(out.allocate(), Ok(u32::MAX - 1));
+        assert_eq!(out.allocate(), Err(Error::Oversized));
     }
 }
