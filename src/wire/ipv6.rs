@@ -488,7 +488,7 @@ impl<'a> HopByHopRepr<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     // thread11-line.pcap frame 133 (ping to ff03::1 from node 4's ML-EID), the IPv6 datagram as
