@@ -48,7 +48,13 @@ impl<T: AsRef<[u8]>> Packet<T> {
         let need = match self.buffer.as_ref().first() {
             None => HEADER_LEN,
             // Echo: identifier + sequence; errors: 4 bytes unused/MTU/pointer.
-            Some(t) if *t < 128 || *t == message_type::ECHO_REQUEST || *t == message_type::ECHO_REPLY => 8,
+            Some(t)
+                if *t < 128
+                    || *t == message_type::ECHO_REQUEST
+                    || *t == message_type::ECHO_REPLY =>
+            {
+                8
+            }
             Some(_) => HEADER_LEN,
         };
         if len < need {
@@ -119,18 +125,38 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 /// An ICMPv6 message, parsed. The checksum is verified on parse and recomputed on emit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Icmpv6Repr<'a> {
-    EchoRequest { ident: u16, seq_no: u16, data: &'a [u8] },
-    EchoReply { ident: u16, seq_no: u16, data: &'a [u8] },
+    EchoRequest {
+        ident: u16,
+        seq_no: u16,
+        data: &'a [u8],
+    },
+    EchoReply {
+        ident: u16,
+        seq_no: u16,
+        data: &'a [u8],
+    },
     /// `code` as in [`dst_unreachable_code`]; `unused` kept for byte-exactness (should be 0);
     /// `data` is as much of the invoking packet as was carried.
-    DstUnreachable { code: u8, unused: u32, data: &'a [u8] },
+    DstUnreachable {
+        code: u8,
+        unused: u32,
+        data: &'a [u8],
+    },
     /// Any other message: type, code and the bytes after the checksum, as carried.
-    Other { msg_type: u8, code: u8, body: &'a [u8] },
+    Other {
+        msg_type: u8,
+        code: u8,
+        body: &'a [u8],
+    },
 }
 
 impl<'a> Icmpv6Repr<'a> {
     /// Parse, checking the checksum (`Error::Malformed` if wrong).
-    pub fn parse<T: AsRef<[u8]> + ?Sized>(p: &Packet<&'a T>, src: &Ipv6Address, dst: &Ipv6Address) -> Result<Self> {
+    pub fn parse<T: AsRef<[u8]> + ?Sized>(
+        p: &Packet<&'a T>,
+        src: &Ipv6Address,
+        dst: &Ipv6Address,
+    ) -> Result<Self> {
         p.check_len()?;
         if !p.verify_checksum(src, dst) {
             return Err(Error::Malformed);
@@ -138,14 +164,26 @@ impl<'a> Icmpv6Repr<'a> {
         let buf: &'a [u8] = p.buffer.as_ref();
         let data = buf.get(8..).unwrap_or(&[]);
         Ok(match p.msg_type() {
-            message_type::ECHO_REQUEST if p.msg_code() == 0 => {
-                Icmpv6Repr::EchoRequest { ident: p.echo_ident(), seq_no: p.echo_seq_no(), data }
-            }
-            message_type::ECHO_REPLY if p.msg_code() == 0 => {
-                Icmpv6Repr::EchoReply { ident: p.echo_ident(), seq_no: p.echo_seq_no(), data }
-            }
-            message_type::DST_UNREACHABLE => Icmpv6Repr::DstUnreachable { code: p.msg_code(), unused: p.word(), data },
-            t => Icmpv6Repr::Other { msg_type: t, code: p.msg_code(), body: buf.get(HEADER_LEN..).unwrap_or(&[]) },
+            message_type::ECHO_REQUEST if p.msg_code() == 0 => Icmpv6Repr::EchoRequest {
+                ident: p.echo_ident(),
+                seq_no: p.echo_seq_no(),
+                data,
+            },
+            message_type::ECHO_REPLY if p.msg_code() == 0 => Icmpv6Repr::EchoReply {
+                ident: p.echo_ident(),
+                seq_no: p.echo_seq_no(),
+                data,
+            },
+            message_type::DST_UNREACHABLE => Icmpv6Repr::DstUnreachable {
+                code: p.msg_code(),
+                unused: p.word(),
+                data,
+            },
+            t => Icmpv6Repr::Other {
+                msg_type: t,
+                code: p.msg_code(),
+                body: buf.get(HEADER_LEN..).unwrap_or(&[]),
+            },
         })
     }
 
@@ -163,7 +201,16 @@ impl<'a> Icmpv6Repr<'a> {
         let n = self.buffer_len();
         let out = out.get_mut(..n).ok_or(Error::BufferTooSmall)?;
         let (t, code) = match self {
-            Icmpv6Repr::EchoRequest { ident, seq_no, data } | Icmpv6Repr::EchoReply { ident, seq_no, data } => {
+            Icmpv6Repr::EchoRequest {
+                ident,
+                seq_no,
+                data,
+            }
+            | Icmpv6Repr::EchoReply {
+                ident,
+                seq_no,
+                data,
+            } => {
                 out[4..6].copy_from_slice(&ident.to_be_bytes());
                 out[6..8].copy_from_slice(&seq_no.to_be_bytes());
                 out[8..].copy_from_slice(data);
@@ -179,7 +226,11 @@ impl<'a> Icmpv6Repr<'a> {
                 out[8..].copy_from_slice(data);
                 (message_type::DST_UNREACHABLE, *code)
             }
-            Icmpv6Repr::Other { msg_type, code, body } => {
+            Icmpv6Repr::Other {
+                msg_type,
+                code,
+                body,
+            } => {
                 out[HEADER_LEN..].copy_from_slice(body);
                 (*msg_type, *code)
             }
@@ -213,10 +264,16 @@ mod tests {
             let p = Packet::new_checked(&d[..]).unwrap();
             let r = Icmpv6Repr::parse(&p, &src, &dst).unwrap();
             match r {
-                Icmpv6Repr::EchoRequest { ident, seq_no, data } if req => {
+                Icmpv6Repr::EchoRequest {
+                    ident,
+                    seq_no,
+                    data,
+                } if req => {
                     assert_eq!((ident, seq_no, data.len()), (1, 1, 8))
                 }
-                Icmpv6Repr::EchoReply { ident, seq_no, .. } if !req => assert_eq!((ident, seq_no), (1, 1)),
+                Icmpv6Repr::EchoReply { ident, seq_no, .. } if !req => {
+                    assert_eq!((ident, seq_no), (1, 1))
+                }
                 other => panic!("unexpected {other:?}"),
             }
             let mut out = [0u8; 32];
@@ -230,11 +287,18 @@ mod tests {
         let a = Ipv6Address::parse(NODE3).unwrap();
         let b = Ipv6Address::parse(ALOC).unwrap();
         let invoking = hex("6000000000121140");
-        let r = Icmpv6Repr::DstUnreachable { code: dst_unreachable_code::ADDRESS_UNREACHABLE, unused: 0, data: &invoking };
+        let r = Icmpv6Repr::DstUnreachable {
+            code: dst_unreachable_code::ADDRESS_UNREACHABLE,
+            unused: 0,
+            data: &invoking,
+        };
         let mut out = [0u8; 32];
         let n = r.emit(&mut out, &a, &b).unwrap();
         assert_eq!(n, 16);
-        assert_eq!(Icmpv6Repr::parse(&Packet::new_checked(&out[..n]).unwrap(), &a, &b), Ok(r));
+        assert_eq!(
+            Icmpv6Repr::parse(&Packet::new_checked(&out[..n]).unwrap(), &a, &b),
+            Ok(r)
+        );
     }
 
     #[test]
@@ -243,13 +307,23 @@ mod tests {
         let aloc = Ipv6Address::parse(ALOC).unwrap();
         let d = hex(REQUEST);
         for n in 0..8 {
-            assert_eq!(Packet::new_checked(&d[..n]).err(), Some(Error::Truncated), "len {n}");
+            assert_eq!(
+                Packet::new_checked(&d[..n]).err(),
+                Some(Error::Truncated),
+                "len {n}"
+            );
         }
         let mut bad = d.clone();
         bad[9] ^= 0x40;
-        assert_eq!(Icmpv6Repr::parse(&Packet::new_unchecked(&bad[..]), &n3, &aloc), Err(Error::Malformed));
+        assert_eq!(
+            Icmpv6Repr::parse(&Packet::new_unchecked(&bad[..]), &n3, &aloc),
+            Err(Error::Malformed)
+        );
         // Right bytes, another destination: the pseudo-header makes the checksum fail.
         let other = Ipv6Address::parse("fdde:ad00:beef::ff:fe00:fc01").unwrap();
-        assert_eq!(Icmpv6Repr::parse(&Packet::new_unchecked(&d[..]), &n3, &other), Err(Error::Malformed));
+        assert_eq!(
+            Icmpv6Repr::parse(&Packet::new_unchecked(&d[..]), &n3, &other),
+            Err(Error::Malformed)
+        );
     }
 }

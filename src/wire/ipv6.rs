@@ -49,7 +49,12 @@ pub mod checksum {
     }
 
     /// Sum of the IPv6 pseudo-header (RFC 8200 section 8.1).
-    pub fn pseudo_header(src: &Ipv6Address, dst: &Ipv6Address, next_header: u8, upper_len: u32) -> u32 {
+    pub fn pseudo_header(
+        src: &Ipv6Address,
+        dst: &Ipv6Address,
+        next_header: u8,
+        upper_len: u32,
+    ) -> u32 {
         let mut acc = sum(&src.0);
         acc = fold_add(acc, sum(&dst.0));
         acc = fold_add(acc, upper_len >> 16);
@@ -67,9 +72,17 @@ pub mod checksum {
 
     /// Checksum of an upper-layer message (checksum field included as it is in `message`).
     /// A message whose checksum field is correct yields 0.
-    pub fn upper_layer(src: &Ipv6Address, dst: &Ipv6Address, next_header: u8, message: &[u8]) -> u16 {
+    pub fn upper_layer(
+        src: &Ipv6Address,
+        dst: &Ipv6Address,
+        next_header: u8,
+        message: &[u8],
+    ) -> u16 {
         let len = u32::try_from(message.len()).unwrap_or(u32::MAX);
-        finish(fold_add(pseudo_header(src, dst, next_header, len), sum(message)))
+        finish(fold_add(
+            pseudo_header(src, dst, next_header, len),
+            sum(message),
+        ))
     }
 }
 
@@ -209,7 +222,11 @@ impl Ipv6Repr {
     /// Write the 40-byte header into `out`; returns its length.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
         if out.len() < HEADER_LEN || self.flow_label > 0xf_ffff {
-            return Err(if out.len() < HEADER_LEN { Error::BufferTooSmall } else { Error::Malformed });
+            return Err(if out.len() < HEADER_LEN {
+                Error::BufferTooSmall
+            } else {
+                Error::Malformed
+            });
         }
         let mut p = Packet::new_unchecked(&mut out[..HEADER_LEN]);
         p.set_version_tc_flow(self.traffic_class, self.flow_label);
@@ -309,7 +326,11 @@ impl MplOptionRepr {
             (s, n) if n < [0, 2, 8, 16][usize::from(s)] => return Err(Error::Truncated),
             _ => return Err(Error::Malformed),
         };
-        Ok(MplOptionRepr { flags, sequence, seed_id })
+        Ok(MplOptionRepr {
+            flags,
+            sequence,
+            seed_id,
+        })
     }
 
     /// Length of the option data (without type and length bytes).
@@ -353,7 +374,10 @@ pub enum Ipv6OptionRepr<'a> {
     /// PadN with this many bytes of data (kept as carried for byte-exact re-emission).
     PadN(&'a [u8]),
     Mpl(MplOptionRepr),
-    Unknown { option_type: u8, data: &'a [u8] },
+    Unknown {
+        option_type: u8,
+        data: &'a [u8],
+    },
 }
 
 impl<'a> Ipv6OptionRepr<'a> {
@@ -398,7 +422,10 @@ pub struct Ipv6OptionsIter<'a> {
 
 impl<'a> Ipv6OptionsIter<'a> {
     pub fn new(data: &'a [u8]) -> Self {
-        Ipv6OptionsIter { data, failed: false }
+        Ipv6OptionsIter {
+            data,
+            failed: false,
+        }
     }
 }
 
@@ -433,7 +460,10 @@ impl<'a> Iterator for Ipv6OptionsIter<'a> {
                     Err(e)
                 }
             },
-            _ => Ok(Ipv6OptionRepr::Unknown { option_type: t, data }),
+            _ => Ok(Ipv6OptionRepr::Unknown {
+                option_type: t,
+                data,
+            }),
         })
     }
 }
@@ -455,7 +485,10 @@ impl<'a> HopByHopRepr<'a> {
         for o in Ipv6OptionsIter::new(options) {
             o?;
         }
-        Ok(HopByHopRepr { next_header: p.next_header(), options })
+        Ok(HopByHopRepr {
+            next_header: p.next_header(),
+            options,
+        })
     }
 
     pub fn options(&self) -> Ipv6OptionsIter<'a> {
@@ -476,7 +509,7 @@ impl<'a> HopByHopRepr<'a> {
 
     pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
         let n = self.buffer_len();
-        if n % 8 != 0 {
+        if !n.is_multiple_of(8) {
             return Err(Error::Malformed);
         }
         let out = out.get_mut(..n).ok_or(Error::BufferTooSmall)?;
@@ -494,12 +527,16 @@ pub(crate) mod tests {
     // thread11-line.pcap frame 133 (ping to ff03::1 from node 4's ML-EID), the IPv6 datagram as
     // tshark decompresses it ("Decompressed 6LoWPAN IPHC" tab): header, Hop-by-Hop with MPL
     // option (seed 0xc000, sequence 0), ICMPv6 echo request.
-    const FRAME133_DATAGRAM: &str = "6000000000180040fddead00beef000053bb4796907200a4ff030000000000000000000000000001\
+    const FRAME133_DATAGRAM: &str =
+        "6000000000180040fddead00beef000053bb4796907200a4ff030000000000000000000000000001\
         3a006d044000c00080004e420001000100199c1b00000000";
 
     pub(crate) fn hex(s: &str) -> std::vec::Vec<u8> {
         let s: std::string::String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     #[test]
@@ -507,7 +544,10 @@ pub(crate) mod tests {
         let d = hex(FRAME133_DATAGRAM);
         let p = Packet::new_checked(&d[..]).unwrap();
         let r = Ipv6Repr::parse(&p).unwrap();
-        assert_eq!(r.src_addr, Ipv6Address::parse("fdde:ad00:beef:0:53bb:4796:9072:a4").unwrap());
+        assert_eq!(
+            r.src_addr,
+            Ipv6Address::parse("fdde:ad00:beef:0:53bb:4796:9072:a4").unwrap()
+        );
         assert_eq!(r.dst_addr, Ipv6Address::REALM_LOCAL_ALL_NODES);
         assert_eq!(r.next_header, next_header::HOP_BY_HOP);
         assert_eq!(r.hop_limit, 64);
@@ -540,24 +580,40 @@ pub(crate) mod tests {
         let d = hex(FRAME133_DATAGRAM);
         let p = Packet::new_checked(&d[..]).unwrap();
         let icmp = &d[48..];
-        assert_eq!(checksum::upper_layer(&p.src_addr(), &p.dst_addr(), next_header::ICMPV6, icmp), 0);
+        assert_eq!(
+            checksum::upper_layer(&p.src_addr(), &p.dst_addr(), next_header::ICMPV6, icmp),
+            0
+        );
     }
 
     #[test]
     fn truncated_inputs_are_errors() {
         let d = hex(FRAME133_DATAGRAM);
         for n in 0..d.len() {
-            assert_eq!(Packet::new_checked(&d[..n]).err(), Some(Error::Truncated), "len {n}");
+            assert_eq!(
+                Packet::new_checked(&d[..n]).err(),
+                Some(Error::Truncated),
+                "len {n}"
+            );
         }
-        assert_eq!(HopByHopPacket::new_checked(&d[40..45]).err(), Some(Error::Truncated));
+        assert_eq!(
+            HopByHopPacket::new_checked(&d[40..45]).err(),
+            Some(Error::Truncated)
+        );
         let mut bad = d.clone();
         bad[0] = 0x40;
-        assert_eq!(Ipv6Repr::parse(&Packet::new_unchecked(&bad[..])).err(), Some(Error::Malformed));
+        assert_eq!(
+            Ipv6Repr::parse(&Packet::new_unchecked(&bad[..])).err(),
+            Some(Error::Malformed)
+        );
         // MPL option whose S field announces a longer seed than carried.
         let bad_opts = [0x6d, 0x02, 0x40, 0x00, 0x01, 0x00];
         assert!(Ipv6OptionsIter::new(&bad_opts).any(|o| o.is_err()));
         // Option length beyond the area.
         let bad_opts = [0x6d, 0x09, 0x40, 0x00];
-        assert_eq!(Ipv6OptionsIter::new(&bad_opts).next(), Some(Err(Error::Truncated)));
+        assert_eq!(
+            Ipv6OptionsIter::new(&bad_opts).next(),
+            Some(Err(Error::Truncated))
+        );
     }
 }

@@ -117,12 +117,19 @@ pub struct UdpRepr {
 
 impl UdpRepr {
     /// Parse and check the checksum (`Error::Malformed` if wrong or zero).
-    pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>, src: &Ipv6Address, dst: &Ipv6Address) -> Result<Self> {
+    pub fn parse<T: AsRef<[u8]>>(
+        p: &Packet<T>,
+        src: &Ipv6Address,
+        dst: &Ipv6Address,
+    ) -> Result<Self> {
         p.check_len()?;
         if !p.verify_checksum(src, dst) {
             return Err(Error::Malformed);
         }
-        Ok(UdpRepr { src_port: p.src_port(), dst_port: p.dst_port() })
+        Ok(UdpRepr {
+            src_port: p.src_port(),
+            dst_port: p.dst_port(),
+        })
     }
 
     pub const fn header_len(&self) -> usize {
@@ -135,8 +142,16 @@ impl UdpRepr {
     }
 
     /// Write header and `payload` into `out`, with the checksum; returns bytes written.
-    pub fn emit(&self, out: &mut [u8], payload: &[u8], src: &Ipv6Address, dst: &Ipv6Address) -> Result<usize> {
-        let n = HEADER_LEN.checked_add(payload.len()).ok_or(Error::Oversized)?;
+    pub fn emit(
+        &self,
+        out: &mut [u8],
+        payload: &[u8],
+        src: &Ipv6Address,
+        dst: &Ipv6Address,
+    ) -> Result<usize> {
+        let n = HEADER_LEN
+            .checked_add(payload.len())
+            .ok_or(Error::Oversized)?;
         let len = u16::try_from(n).map_err(|_| Error::Oversized)?;
         let out = out.get_mut(..n).ok_or(Error::BufferTooSmall)?;
         let mut p = Packet::new_unchecked(out);
@@ -180,15 +195,29 @@ mod tests {
         let dst = Ipv6Address::parse(DST).unwrap();
         let d = hex(HELLO);
         for n in 0..d.len() {
-            assert_eq!(Packet::new_checked(&d[..n]).err(), Some(Error::Truncated), "len {n}");
+            assert_eq!(
+                Packet::new_checked(&d[..n]).err(),
+                Some(Error::Truncated),
+                "len {n}"
+            );
         }
         let mut bad = d.clone();
         bad[7] ^= 1;
-        assert_eq!(UdpRepr::parse(&Packet::new_unchecked(&bad[..]), &src, &dst), Err(Error::Malformed));
+        assert_eq!(
+            UdpRepr::parse(&Packet::new_unchecked(&bad[..]), &src, &dst),
+            Err(Error::Malformed)
+        );
         let mut bad = d.clone();
         bad[5] = 4; // Length below the header size
         assert_eq!(Packet::new_checked(&bad[..]).err(), Some(Error::Malformed));
         let mut small = [0u8; 12];
-        assert_eq!(UdpRepr { src_port: 1, dst_port: 2 }.emit(&mut small, b"HelloWorld", &src, &dst), Err(Error::BufferTooSmall));
+        assert_eq!(
+            UdpRepr {
+                src_port: 1,
+                dst_port: 2
+            }
+            .emit(&mut small, b"HelloWorld", &src, &dst),
+            Err(Error::BufferTooSmall)
+        );
     }
 }
