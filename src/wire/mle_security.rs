@@ -558,4 +558,40 @@ mod tests {
         let v: Vec<u8> = Vec::new();
         assert_eq!(emit_unsecured(&v, &mut out), Err(Error::Malformed));
     }
+
+    #[test]
+    fn garbage_never_panics() {
+        // xorshift bytes through every parser and unsecure path: errors, never panics.
+        let keys = KeyManager::new(NETWORK_KEY, 0);
+        let mut x: u32 = 0x1234_5678;
+        let mut buf = [0u8; 64];
+        for round in 0..20_000usize {
+            for b in buf.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                *b = x as u8;
+            }
+            let len = round % buf.len();
+            let b = &mut buf[..len];
+            if round % 3 == 0 && len > 0 {
+                b[0] = SECURITY_SUITE_154; // reach the aux header and CCM paths more often
+            }
+            let mut out = [0u8; 64];
+            let _ = unsecure(b, &ll(1), &ll(2), &keys, &mut out);
+            let f = crate::wire::ieee802154::Frame::new_unchecked(&b[..]);
+            let _ = (
+                f.payload(),
+                f.mic(),
+                f.src_addr(),
+                f.dst_addr(),
+                f.src_pan_id(),
+            );
+            let _ = crate::wire::ieee802154::FrameRepr::parse_header(b);
+            let _ = crate::wire::ieee802154::BeaconRepr::parse(b);
+            let _ = crate::wire::ieee802154::ThreadBeaconPayload::parse(b);
+            let _ = keys.unsecure_frame(b, &ExtAddress([1; 8]));
+            let _ = crate::wire::security::secure_frame(b, keys.mac_key(), &ExtAddress([1; 8]));
+        }
+    }
 }
