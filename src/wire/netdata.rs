@@ -185,13 +185,13 @@ impl<'a> NetworkDataTlv<'a> {
         )?;
         match &self.value {
             NetworkDataValue::HasRoute(h) => {
-                if h.0.len() % 3 != 0 {
+                if !h.0.len().is_multiple_of(3) {
                     return Err(Error::Malformed);
                 }
                 w.put(h.0)
             }
             NetworkDataValue::BorderRouter(b) => {
-                if b.0.len() % 4 != 0 {
+                if !b.0.len().is_multiple_of(4) {
                     return Err(Error::Malformed);
                 }
                 w.put(b.0)
@@ -254,7 +254,7 @@ impl HasRouteEntry {
 
 impl<'a> HasRoute<'a> {
     fn parse(v: &'a [u8]) -> Result<Self> {
-        if v.len() % 3 != 0 {
+        if !v.len().is_multiple_of(3) {
             return Err(Error::Malformed);
         }
         Ok(HasRoute(v))
@@ -328,7 +328,7 @@ impl BorderRouterEntry {
 
 impl<'a> BorderRouter<'a> {
     fn parse(v: &'a [u8]) -> Result<Self> {
-        if v.len() % 4 != 0 {
+        if !v.len().is_multiple_of(4) {
             return Err(Error::Malformed);
         }
         Ok(BorderRouter(v))
