@@ -10,7 +10,8 @@ fn main() {
     println!("cargo:rerun-if-env-changed=PYMESH_FFI_HEADER");
     let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("pymesh_ffi.h");
-    let config = cbindgen::Config::from_file(crate_dir.join("ffi/cbindgen.toml")).expect("ffi/cbindgen.toml");
+    let config = cbindgen::Config::from_file(crate_dir.join("ffi/cbindgen.toml"))
+        .expect("ffi/cbindgen.toml");
     let bindings = cbindgen::Builder::new()
         .with_config(config)
         .with_src(crate_dir.join("src/ffi.rs"))

@@ -1,1 +1,509 @@
-//! (being written)
+//! The C ABI between this library and the MicroPython module (`mpy_module/`). The only
+//! `unsafe` code of the crate lives here.
+//!
+//! One node per firmware: its state sits in a static behind a critical section, so the
+//! MicroPython thread (API calls) and the board's mesh thread or poll hook (`pymesh_poll`)
+//! never see it half-updated. The C header `pymesh_ffi.h` is generated from this file by
+//! `build.rs` (cbindgen): every declaration exists once, here.
+//!
+//! A board (a Rust crate per firmware target, see `boards/`) calls [`register_board`] from its
+//! `pymesh_board_init` before the first API call; it supplies the clock, the EUI-64, entropy
+//! and the radio.
+#![allow(unsafe_code)]
+#![allow(non_camel_case_types)]
+
+use core::cell::RefCell;
+use core::fmt::Write;
+
+use critical_section::Mutex;
+
+use crate::mle::{router_rloc16, Timing};
+use crate::node::{NetworkIdentity, Node, NodeConfig};
+use crate::radio::region::{LoRaParams, ParamErrorKind};
+use crate::radio::{LoRaConfig, Radio};
+use crate::time::Instant;
+use crate::wire::{ExtAddress, Ipv6Address};
+
+/// What a board gives the stack. Implemented by each firmware target's board crate.
+pub trait Board: Sync {
+    /// Milliseconds since boot (monotonic).
+    fn now(&self) -> Instant;
+    /// This node's EUI-64 (the 802.15.4 extended address, `lora.mac()`).
+    fn eui64(&self) -> ExtAddress;
+    /// Fresh entropy to seed the protocol's pseudo-random choices.
+    fn entropy(&self) -> u64;
+    /// Runs `f` with exclusive access to the radio.
+    fn with_radio(&self, f: &mut dyn FnMut(&mut dyn Radio));
+    /// The mesh started or stopped (a board may start or stop its poll thread).
+    fn mesh_running(&self, _running: bool) {}
+}
+
+struct Stack {
+    lora: Option<LoRaConfig>,
+    node: Option<Node>,
+    /// Set by `deinit`: getters answer with Pycom's "after deinit" values.
+    deinitialised: bool,
+}
+
+static BOARD: Mutex<core::cell::Cell<Option<&'static dyn Board>>> =
+    Mutex::new(core::cell::Cell::new(None));
+static STACK: Mutex<RefCell<Stack>> = Mutex::new(RefCell::new(Stack {
+    lora: None,
+    node: None,
+    deinitialised: false,
+}));
+
+/// Registers the board. Call once, before the first API call (boards do it in `pymesh_board_init`).
+pub fn register_board(board: &'static dyn Board) {
+    critical_section::with(|cs| BOARD.borrow(cs).set(Some(board)));
+}
+
+fn board() -> Option<&'static dyn Board> {
+    critical_section::with(|cs| BOARD.borrow(cs).get())
+}
+
+fn with_stack<R>(f: impl FnOnce(&mut Stack) -> R) -> R {
+    critical_section::with(|cs| f(&mut STACK.borrow(cs).borrow_mut()))
+}
+
+/// Runs the node's due work; returns the next deadline in board milliseconds
+/// (`u64::MAX`: nothing scheduled, wait for the radio). Boards call this from their poll
+/// thread or hook; Rust boards may call it directly.
+pub fn poll() -> u64 {
+    let Some(b) = board() else { return u64::MAX };
+    let now = b.now();
+    with_stack(|s| {
+        let Some(node) = s.node.as_mut() else {
+            return u64::MAX;
+        };
+        b.with_radio(&mut |radio| {
+            node.poll(now, radio);
+        });
+        node.poll_at()
+            .map(|t| t.millis().max(now.millis()))
+            .unwrap_or(u64::MAX)
+    })
+}
+
+/// Runs `f` on the running node (for board-side diagnostics and tests).
+pub fn with_node<R>(f: impl FnOnce(&Node) -> R) -> Option<R> {
+    with_stack(|s| s.node.as_ref().map(f))
+}
+
+// ---------------------------------------------------------------------------------------------
+// C types
+
+/// Which Python exception the shim raises.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum pymesh_error_kind {
+    Ok = 0,
+    ValueError = 1,
+    OsError = 2,
+}
+
+/// An error for the shim to raise: `message` (not NUL-terminated, `message_len` bytes,
+/// static) and, for OSError, `errno`.
+#[repr(C)]
+pub struct pymesh_error {
+    pub kind: pymesh_error_kind,
+    pub os_errno: i32,
+    pub message: *const u8,
+    pub message_len: usize,
+}
+
+/// `network.LoRa(...)` arguments; `*_given` false means "not passed" (region default).
+#[repr(C)]
+pub struct pymesh_lora_params {
+    pub id: i32,
+    pub mode: i32,
+    pub region_given: bool,
+    pub region: i32,
+    pub frequency_given: bool,
+    pub frequency: i64,
+    pub tx_power_given: bool,
+    pub tx_power: i32,
+    pub bandwidth: i32,
+    pub sf: i32,
+    pub preamble: i32,
+    pub coding_rate: i32,
+    pub power_mode: i32,
+    pub tx_iq: bool,
+    pub rx_iq: bool,
+    pub adr: bool,
+    pub public_: bool,
+    pub tx_retries: i32,
+    pub device_class: i32,
+}
+
+/// One IPv6 address.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct pymesh_ip6 {
+    pub bytes: [u8; 16],
+}
+
+/// `leader()`: partition id, leader's EUI-64, leader's RLOC16.
+#[repr(C)]
+pub struct pymesh_leader {
+    pub part_id: u32,
+    pub mac: u64,
+    pub rloc16: u16,
+}
+
+/// One row of `routers()`.
+#[repr(C)]
+pub struct pymesh_router {
+    pub mac: u64,
+    pub rloc16: u16,
+    pub id: u8,
+    pub path_cost: u8,
+    pub age: u32,
+}
+
+/// One row of `neighbors()`.
+#[repr(C)]
+pub struct pymesh_neighbor {
+    pub mac: u64,
+    pub role: u8,
+    pub rloc16: u16,
+    pub rssi: i16,
+    pub age: u32,
+}
+
+fn ok(err: *mut pymesh_error) {
+    set_error(err, pymesh_error_kind::Ok, 0, "");
+}
+
+fn set_error(err: *mut pymesh_error, kind: pymesh_error_kind, errno: i32, message: &'static str) {
+    if err.is_null() {
+        return;
+    }
+    // SAFETY: the caller passes a valid, writable `pymesh_error` (checked non-null above).
+    unsafe {
+        *err = pymesh_error {
+            kind,
+            os_errno: errno,
+            message: message.as_ptr(),
+            message_len: message.len(),
+        };
+    }
+}
+
+const EINVAL: i32 = 22;
+const ENODEV: i32 = 19;
+
+// ---------------------------------------------------------------------------------------------
+// network.LoRa
+
+/// Validates and applies the LoRa parameters. False with `err` set when refused.
+#[no_mangle]
+pub extern "C" fn pymesh_lora_init(
+    params: *const pymesh_lora_params,
+    err: *mut pymesh_error,
+) -> bool {
+    if params.is_null() {
+        set_error(err, pymesh_error_kind::ValueError, EINVAL, "no parameters");
+        return false;
+    }
+    // SAFETY: non-null (checked), and the shim passes a pointer to a live, initialised struct.
+    let p = unsafe { &*params };
+    let params = LoRaParams {
+        id: p.id,
+        mode: p.mode,
+        region: p.region_given.then_some(p.region),
+        frequency: p.frequency_given.then_some(p.frequency),
+        tx_power: p.tx_power_given.then_some(p.tx_power),
+        bandwidth: p.bandwidth,
+        sf: p.sf,
+        preamble: p.preamble,
+        coding_rate: p.coding_rate,
+        power_mode: p.power_mode,
+        tx_iq: p.tx_iq,
+        rx_iq: p.rx_iq,
+        adr: p.adr,
+        public: p.public_,
+        tx_retries: p.tx_retries,
+        device_class: p.device_class,
+    };
+    match params.validate() {
+        Ok(config) => {
+            with_stack(|s| s.lora = Some(config));
+            ok(err);
+            true
+        }
+        Err(e) => {
+            let kind = match e.kind {
+                ParamErrorKind::Value => pymesh_error_kind::ValueError,
+                ParamErrorKind::Os => pymesh_error_kind::OsError,
+            };
+            set_error(
+                err,
+                kind,
+                if kind == pymesh_error_kind::OsError {
+                    ENODEV
+                } else {
+                    EINVAL
+                },
+                e.message,
+            );
+            false
+        }
+    }
+}
+
+/// Writes the node's EUI-64 (8 bytes, big-endian) to `out`. False when no board is registered.
+#[no_mangle]
+pub extern "C" fn pymesh_lora_mac(out: *mut u8) -> bool {
+    let Some(b) = board() else { return false };
+    if out.is_null() {
+        return false;
+    }
+    let mac = b.eui64().0;
+    // SAFETY: the caller passes a buffer of at least 8 writable bytes (documented contract).
+    unsafe { core::ptr::copy_nonoverlapping(mac.as_ptr(), out, 8) };
+    true
+}
+
+// ---------------------------------------------------------------------------------------------
+// LoRa.Mesh
+
+/// Starts the mesh with `key` (`key_len` bytes: shorter keys are zero-padded to 16, as Pycom
+/// documented; longer is a ValueError). A running mesh is left running (second `Mesh()`).
+#[no_mangle]
+pub extern "C" fn pymesh_mesh_start(
+    key: *const u8,
+    key_len: usize,
+    err: *mut pymesh_error,
+) -> bool {
+    let Some(b) = board() else {
+        set_error(
+            err,
+            pymesh_error_kind::OsError,
+            ENODEV,
+            "no board registered: call pymesh_board_init first",
+        );
+        return false;
+    };
+    if key_len > 16 {
+        set_error(
+            err,
+            pymesh_error_kind::ValueError,
+            EINVAL,
+            "key must be at most 16 bytes",
+        );
+        return false;
+    }
+    let mut network_key = NetworkIdentity::DEFAULT_KEY;
+    if !key.is_null() {
+        network_key = [0; 16];
+        // SAFETY: `key` points to `key_len` (<= 16, checked) readable bytes.
+        unsafe { core::ptr::copy_nonoverlapping(key, network_key.as_mut_ptr(), key_len) };
+    }
+    let now = b.now();
+    let started = with_stack(|s| {
+        let Some(lora) = s.lora else {
+            return Err("LoRa is not initialised");
+        };
+        if s.node.is_some() {
+            return Ok(false);
+        }
+        let config = NodeConfig {
+            ext_addr: b.eui64(),
+            identity: NetworkIdentity::pymesh(network_key),
+            lora,
+            timing: Timing::lora(lora.frame_time()),
+        };
+        let mut node = Node::new(config, b.entropy());
+        node.start(now);
+        s.node = Some(node);
+        s.deinitialised = false;
+        Ok(true)
+    });
+    match started {
+        Ok(newly) => {
+            if newly {
+                b.mesh_running(true);
+            }
+            ok(err);
+            true
+        }
+        Err(msg) => {
+            set_error(err, pymesh_error_kind::OsError, ENODEV, msg);
+            false
+        }
+    }
+}
+
+/// Stops the mesh. Idempotent: a second call does nothing. Returns true.
+#[no_mangle]
+pub extern "C" fn pymesh_mesh_deinit() -> bool {
+    let was_running = with_stack(|s| {
+        let was = s.node.take().map(|mut n| n.stop()).is_some();
+        s.deinitialised = true;
+        was
+    });
+    if was_running {
+        if let Some(b) = board() {
+            b.mesh_running(false);
+        }
+    }
+    true
+}
+
+/// True while a mesh runs.
+#[no_mangle]
+pub extern "C" fn pymesh_mesh_running() -> bool {
+    with_stack(|s| s.node.is_some())
+}
+
+/// Role: 0 disabled .. 4 leader; -1 after deinit.
+#[no_mangle]
+pub extern "C" fn pymesh_mesh_state() -> i32 {
+    with_stack(|s| match &s.node {
+        Some(n) => n.role() as i32,
+        None if s.deinitialised => -1,
+        None => 0,
+    })
+}
+
+/// True when this node is the only router or leader of its partition (and after deinit).
+#[no_mangle]
+pub extern "C" fn pymesh_mesh_single() -> bool {
+    with_stack(|s| s.node.as_ref().map(|n| n.is_single()).unwrap_or(true))
+}
+
+/// RLOC16; 0xfffe while detached; -1 after deinit.
+#[no_mangle]
+pub extern "C" fn pymesh_mesh_rloc() -> i32 {
+    with_stack(|s| s.node.as_ref().map(|n| n.rloc16() as i32).unwrap_or(-1))
+}
+
+/// Fills `out` with the leader's data; false when not attached.
+#[no_mangle]
+pub extern "C" fn pymesh_mesh_leader(out: *mut pymesh_leader) -> bool {
+    if out.is_null() {
+        return false;
+    }
+    let leader = with_stack(|s| {
+        let n = s.node.as_ref()?;
+        let ld = n.leader_data()?;
+        Some(pymesh_leader {
+            part_id: ld.partition_id,
+            mac: n.leader_ext_addr().map(|a| a.to_u64()).unwrap_or(0),
+            rloc16: router_rloc16(ld.leader_router_id),
+        })
+    });
+    match leader {
+        Some(l) => {
+            // SAFETY: non-null (checked); the caller passes a writable `pymesh_leader`.
+            unsafe { *out = l };
+            true
+        }
+        None => false,
+    }
+}
+
+/// Copies up to `cap` unicast addresses (Pycom's order) to `out`; returns how many.
+#[no_mangle]
+pub extern "C" fn pymesh_mesh_ipaddr(out: *mut pymesh_ip6, cap: usize) -> usize {
+    let addrs = with_stack(|s| {
+        s.node
+            .as_ref()
+            .map(|n| n.unicast_addresses())
+            .unwrap_or_default()
+    });
+    let n = addrs.len().min(cap);
+    for (i, a) in addrs.iter().take(n).enumerate() {
+        // SAFETY: `out` holds `cap` writable entries and i < n <= cap.
+        unsafe { *out.add(i) = pymesh_ip6 { bytes: a.0 } };
+    }
+    n
+}
+
+/// Copies up to `cap` router-table rows to `out`; returns how many.
+#[no_mangle]
+pub extern "C" fn pymesh_mesh_routers(out: *mut pymesh_router, cap: usize) -> usize {
+    let now = board().map(|b| b.now()).unwrap_or_default();
+    with_stack(|s| {
+        let Some(n) = s.node.as_ref() else { return 0 };
+        let own = n.rloc16();
+        let mut count = 0;
+        for r in n.mle().routers().iter().take(cap) {
+            let rloc16 = router_rloc16(r.router_id);
+            let row = pymesh_router {
+                mac: r.ext_addr.map(|a| a.to_u64()).unwrap_or(0),
+                rloc16,
+                id: r.router_id,
+                path_cost: r.path_cost,
+                age: if rloc16 == own {
+                    0
+                } else {
+                    now.since(r.last_heard).secs() as u32
+                },
+            };
+            // SAFETY: `out` holds `cap` writable entries and count < cap.
+            unsafe { *out.add(count) = row };
+            count += 1;
+        }
+        count
+    })
+}
+
+/// Copies up to `cap` neighbor-table rows to `out`; returns how many.
+#[no_mangle]
+pub extern "C" fn pymesh_mesh_neighbors(out: *mut pymesh_neighbor, cap: usize) -> usize {
+    // The neighbor table (children and adjacent routers) arrives with the mesh issue; a lone
+    // node has none, which is what this reports truthfully.
+    let _ = (out, cap);
+    0
+}
+
+/// Formats `addr` as Pycom prints it (8 groups of `%x`, no `::`) into `buf` (NUL-terminated);
+/// returns the length without the NUL, or 0 when `cap` is too small.
+#[no_mangle]
+pub extern "C" fn pymesh_ip6_format(addr: *const pymesh_ip6, buf: *mut u8, cap: usize) -> usize {
+    if addr.is_null() || buf.is_null() {
+        return 0;
+    }
+    // SAFETY: non-null; the caller passes a valid address.
+    let a = Ipv6Address(unsafe { (*addr).bytes });
+    let mut s: heapless::String<40> = heapless::String::new();
+    if write!(s, "{}", a).is_err() || s.len() + 1 > cap {
+        return 0;
+    }
+    // SAFETY: `buf` has `cap` writable bytes and s.len() + 1 <= cap.
+    unsafe {
+        core::ptr::copy_nonoverlapping(s.as_ptr(), buf, s.len());
+        *buf.add(s.len()) = 0;
+    }
+    s.len()
+}
+
+/// Parses an IPv6 address (any textual form) from `len` bytes at `text`. False when invalid.
+#[no_mangle]
+pub extern "C" fn pymesh_ip6_parse(text: *const u8, len: usize, out: *mut pymesh_ip6) -> bool {
+    if text.is_null() || out.is_null() {
+        return false;
+    }
+    // SAFETY: `text` points to `len` readable bytes.
+    let bytes = unsafe { core::slice::from_raw_parts(text, len) };
+    let Ok(s) = core::str::from_utf8(bytes) else {
+        return false;
+    };
+    match Ipv6Address::parse(s) {
+        Some(a) => {
+            // SAFETY: non-null; writable.
+            unsafe { *out = pymesh_ip6 { bytes: a.0 } };
+            true
+        }
+        None => false,
+    }
+}
+
+/// Runs due mesh work now; returns the next deadline in board milliseconds (`UINT64_MAX`:
+/// none). Bare-metal boards call it from their poll hook.
+#[no_mangle]
+pub extern "C" fn pymesh_poll() -> u64 {
+    poll()
+}

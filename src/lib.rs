@@ -12,14 +12,14 @@
 #[cfg(not(target_os = "none"))]
 extern crate std;
 
-pub mod time;
-pub mod rand;
-pub mod wire;
-pub mod radio;
+pub mod ffi;
 pub mod lowpan;
 pub mod mle;
 pub mod node;
-pub mod ffi;
+pub mod radio;
+pub mod rand;
+pub mod time;
+pub mod wire;
 
 #[cfg(target_os = "none")]
 #[panic_handler]

@@ -23,7 +23,9 @@ impl Rng {
         };
         let a = next();
         let b = next();
-        Rng { s: [a as u32, (a >> 32) as u32, b as u32, (b >> 32) as u32] }
+        Rng {
+            s: [a as u32, (a >> 32) as u32, b as u32, (b >> 32) as u32],
+        }
     }
 
     pub fn next_u32(&mut self) -> u32 {
@@ -81,6 +83,9 @@ mod tests {
             assert!((10..=14).contains(&v));
             seen[(v - 10) as usize] = true;
         }
-        assert!(seen.iter().all(|s| *s), "every value of a small range appears");
+        assert!(
+            seen.iter().all(|s| *s),
+            "every value of a small range appears"
+        );
     }
 }

@@ -42,6 +42,9 @@ if [ -n "$missing" ]; then
   $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
+# MicroPython's run-tests.py drives the qemu firmware through a pty with pyserial.
+python3 -c 'import serial' 2>/dev/null || python3 -m pip install -q pyserial
+
 # Rust targets for the bare-metal builds of the core.
 for t in thumbv7m-none-eabi thumbv7em-none-eabihf riscv32imc-unknown-none-elf; do
   rustup target list --installed | grep -qx "$t" || rustup target add "$t"

@@ -1,1 +1,11 @@
-//! The simulated air (being written).
+//! The air for pymesh nodes, in one model used everywhere:
+//!
+//! - [`air`]: the LoRa radio/propagation model (airtime, path loss, RSSI/SNR, demodulation
+//!   floor, collisions with capture, half-duplex).
+//! - [`pcap`]: pcap files of the frames on the air, for Wireshark.
+//! - [`medium`]: the multi-process medium of the unix firmware: nodes in separate processes
+//!   share the air over loopback multicast; each receiver applies [`air`] to what it hears.
+
+pub mod air;
+pub mod medium;
+pub mod pcap;

@@ -9,17 +9,17 @@
 pub mod types;
 pub use types::{ExtAddress, Ipv6Address, PanId, ShortAddress};
 
-pub mod ieee802154;
-pub mod security;
-pub mod mle_security;
-pub mod sixlowpan;
-pub mod ipv6;
-pub mod udp;
-pub mod icmpv6;
-pub mod mle;
 pub mod coap;
-pub mod tmf;
+pub mod icmpv6;
+pub mod ieee802154;
+pub mod ipv6;
+pub mod mle;
+pub mod mle_security;
 pub mod netdata;
+pub mod security;
+pub mod sixlowpan;
+pub mod tmf;
+pub mod udp;
 
 /// Why a buffer could not be parsed, emitted, or secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

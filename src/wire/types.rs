@@ -58,13 +58,17 @@ pub struct Ipv6Address(pub [u8; 16]);
 impl Ipv6Address {
     pub const UNSPECIFIED: Ipv6Address = Ipv6Address([0; 16]);
     /// ff02::1, link-local all nodes.
-    pub const LINK_LOCAL_ALL_NODES: Ipv6Address = Ipv6Address::from_segments([0xff02, 0, 0, 0, 0, 0, 0, 1]);
+    pub const LINK_LOCAL_ALL_NODES: Ipv6Address =
+        Ipv6Address::from_segments([0xff02, 0, 0, 0, 0, 0, 0, 1]);
     /// ff02::2, link-local all routers (Thread: all routers and REEDs' parent requests).
-    pub const LINK_LOCAL_ALL_ROUTERS: Ipv6Address = Ipv6Address::from_segments([0xff02, 0, 0, 0, 0, 0, 0, 2]);
+    pub const LINK_LOCAL_ALL_ROUTERS: Ipv6Address =
+        Ipv6Address::from_segments([0xff02, 0, 0, 0, 0, 0, 0, 2]);
     /// ff03::1, realm-local (mesh) all nodes.
-    pub const REALM_LOCAL_ALL_NODES: Ipv6Address = Ipv6Address::from_segments([0xff03, 0, 0, 0, 0, 0, 0, 1]);
+    pub const REALM_LOCAL_ALL_NODES: Ipv6Address =
+        Ipv6Address::from_segments([0xff03, 0, 0, 0, 0, 0, 0, 1]);
     /// ff03::2, realm-local (mesh) all routers.
-    pub const REALM_LOCAL_ALL_ROUTERS: Ipv6Address = Ipv6Address::from_segments([0xff03, 0, 0, 0, 0, 0, 0, 2]);
+    pub const REALM_LOCAL_ALL_ROUTERS: Ipv6Address =
+        Ipv6Address::from_segments([0xff03, 0, 0, 0, 0, 0, 0, 2]);
 
     pub const fn from_segments(s: [u16; 8]) -> Self {
         let mut b = [0u8; 16];
@@ -158,7 +162,11 @@ impl Ipv6Address {
 impl fmt::Display for Ipv6Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.segments();
-        write!(f, "{:x}:{:x}:{:x}:{:x}:{:x}:{:x}:{:x}:{:x}", s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7])
+        write!(
+            f,
+            "{:x}:{:x}:{:x}:{:x}:{:x}:{:x}:{:x}:{:x}",
+            s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]
+        )
     }
 }
 
@@ -187,9 +195,24 @@ mod tests {
         let a = Ipv6Address::parse("fdde:ad00:beef::ff:fe00:fc00").unwrap();
         assert_eq!(a.to_string(), "fdde:ad00:beef:0:0:ff:fe00:fc00");
         assert_eq!(Ipv6Address::parse("::").unwrap(), Ipv6Address::UNSPECIFIED);
-        assert_eq!(Ipv6Address::parse("ff02::1").unwrap(), Ipv6Address::LINK_LOCAL_ALL_NODES);
-        assert_eq!(Ipv6Address::parse("1:2:3:4:5:6:7:8").unwrap().segments(), [1, 2, 3, 4, 5, 6, 7, 8]);
-        for bad in ["", "1:2", "1::2::3", "12345::", "g::", "1:2:3:4:5:6:7:8:9", "1:2:3:4::5:6:7:8", ":::"] {
+        assert_eq!(
+            Ipv6Address::parse("ff02::1").unwrap(),
+            Ipv6Address::LINK_LOCAL_ALL_NODES
+        );
+        assert_eq!(
+            Ipv6Address::parse("1:2:3:4:5:6:7:8").unwrap().segments(),
+            [1, 2, 3, 4, 5, 6, 7, 8]
+        );
+        for bad in [
+            "",
+            "1:2",
+            "1::2::3",
+            "12345::",
+            "g::",
+            "1:2:3:4:5:6:7:8:9",
+            "1:2:3:4::5:6:7:8",
+            ":::",
+        ] {
             assert_eq!(Ipv6Address::parse(bad), None, "{bad}");
         }
     }

@@ -1,0 +1,101 @@
+# pymesh: Thread 1.1 mesh over LoRa for MicroPython (a Pymesh replacement).
+#
+#   make deps     install what the build needs (Debian packages, rustup targets, MicroPython source)
+#   make          build the unix firmware: build/unix/micropython (simulated LoRa medium)
+#   make run      start a node's REPL on the simulated mesh
+#   make test     run every test (Rust, MicroPython unix, qemu smoke test)
+#   make qemu     build the qemu firmware: build/qemu/firmware.elf (Cortex-M3, mps2-an385)
+#   make size     size report of the Rust library (thumbv7em) and of the module in the qemu image
+#   make check-targets  build the core for every bare-metal target (no std, no alloc)
+
+MPY_VERSION := 1.26.1
+BUILD := $(CURDIR)/build
+MPY_DIR := $(BUILD)/micropython-$(MPY_VERSION)
+export CARGO_TARGET_DIR := $(BUILD)/cargo
+INCLUDE_DIR := $(BUILD)/include
+FFI_HEADER := $(INCLUDE_DIR)/pymesh_ffi.h
+JOBS ?= $(shell nproc)
+
+RUST_SOURCES := $(shell find src sim/src boards/unix/src boards/qemu/src ffi -type f) Cargo.toml build.rs sim/Cargo.toml boards/unix/Cargo.toml boards/qemu/Cargo.toml
+SHIM_SOURCES := $(wildcard mpy_module/*.c mpy_module/*.h mpy_module/*.mk mpy_module/frozen/*.py)
+
+UNIX_RUST_LIB := $(CARGO_TARGET_DIR)/release/libpymesh_unix.a
+QEMU_TARGET := thumbv7m-none-eabi
+QEMU_RUST_LIB := $(CARGO_TARGET_DIR)/$(QEMU_TARGET)/release/libpymesh_qemu.a
+UNIX_FW := $(BUILD)/unix/micropython
+QEMU_FW := $(BUILD)/qemu/firmware.elf
+MPY_CROSS := $(MPY_DIR)/mpy-cross/build/mpy-cross
+
+# The +ds source tarball has no lib/ submodules: leave out what needs them.
+UNIX_MAKE_ARGS := MICROPY_PY_BTREE=0 MICROPY_SSL_AXTLS=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0 \
+	MPY_LIB_DIR=$(CURDIR)/mpy_module MICROPY_MANIFEST_PYMESH_DIR=$(CURDIR)
+QEMU_CC_FLAGS := -mthumb -mcpu=cortex-m3 -mfloat-abi=soft
+LIBGCC_ARM = $(shell arm-none-eabi-gcc $(QEMU_CC_FLAGS) -print-libgcc-file-name)
+
+.PHONY: all deps run test test-rust test-py test-qemu qemu size check-targets clean fmt
+
+all: $(UNIX_FW)
+
+deps: $(MPY_DIR)/.ready
+
+$(MPY_DIR)/.ready: tools/deps.sh tools/micropython.sha256
+	BUILD=$(BUILD) bash tools/deps.sh
+	touch $@
+
+$(MPY_CROSS): $(MPY_DIR)/.ready
+	$(MAKE) -C $(MPY_DIR)/mpy-cross -j$(JOBS)
+
+$(UNIX_RUST_LIB) $(FFI_HEADER): $(RUST_SOURCES) $(MPY_DIR)/.ready
+	PYMESH_FFI_HEADER=$(FFI_HEADER) cargo build --release -p pymesh-unix
+	touch $(FFI_HEADER)
+
+$(UNIX_FW): $(UNIX_RUST_LIB) $(FFI_HEADER) $(SHIM_SOURCES) boards/unix/manifest.py $(MPY_CROSS)
+	$(MAKE) -C $(MPY_DIR)/ports/unix -j$(JOBS) $(UNIX_MAKE_ARGS) \
+		BUILD=$(BUILD)/unix PROG=micropython \
+		USER_C_MODULES=$(CURDIR) PYMESH_INCLUDE=$(INCLUDE_DIR) \
+		PYMESH_LDLIBS="$(UNIX_RUST_LIB) -lpthread -ldl -lm" \
+		FROZEN_MANIFEST=$(CURDIR)/boards/unix/manifest.py
+	@test -x $@
+
+$(QEMU_RUST_LIB): $(RUST_SOURCES) $(MPY_DIR)/.ready
+	PYMESH_FFI_HEADER=$(FFI_HEADER) cargo build --release -p pymesh-qemu --target $(QEMU_TARGET)
+
+qemu: $(QEMU_FW)
+
+$(QEMU_FW): $(QEMU_RUST_LIB) $(SHIM_SOURCES) boards/qemu/manifest.py boards/qemu/hooks.h $(MPY_CROSS)
+	$(MAKE) -C $(MPY_DIR)/ports/qemu -j$(JOBS) BOARD=MPS2_AN385 \
+		BUILD=$(BUILD)/qemu MPY_LIB_DIR=$(CURDIR)/mpy_module MICROPY_MANIFEST_PYMESH_DIR=$(CURDIR) \
+		USER_C_MODULES=$(CURDIR) PYMESH_INCLUDE=$(INCLUDE_DIR) \
+		CFLAGS_EXTRA="-include $(CURDIR)/boards/qemu/hooks.h" \
+		LIBS="$(QEMU_RUST_LIB) $(LIBGCC_ARM)" \
+		FROZEN_MANIFEST=$(CURDIR)/boards/qemu/manifest.py
+	@test -f $@
+
+run: $(UNIX_FW)
+	@bash tools/run-node.sh $(UNIX_FW)
+
+test: test-rust test-py test-qemu
+
+test-rust: $(MPY_DIR)/.ready
+	cargo test --workspace --exclude pymesh-qemu
+	$(MAKE) check-targets
+
+test-py: $(UNIX_FW)
+	bash tools/run-py-tests.sh $(UNIX_FW) $(MPY_DIR)
+
+test-qemu: $(QEMU_FW)
+	bash tools/run-qemu-tests.sh $(QEMU_FW) $(MPY_DIR)
+
+check-targets: $(MPY_DIR)/.ready
+	cargo build --release -p pymesh --lib --target thumbv7m-none-eabi
+	cargo build --release -p pymesh --lib --target thumbv7em-none-eabihf
+	cargo build --release -p pymesh --lib --target riscv32imc-unknown-none-elf
+
+size: $(QEMU_FW)
+	bash tools/size-report.sh $(MPY_DIR) $(BUILD)
+
+fmt:
+	cargo fmt --all
+
+clean:
+	rm -rf $(BUILD)/unix $(BUILD)/qemu $(BUILD)/cargo $(BUILD)/include

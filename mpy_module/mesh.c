@@ -1,0 +1,149 @@
+// LoRa.Mesh: the Pymesh object. Each method asks the Rust core and converts the answer:
+// ints, lists of strings, attrtuples with Pycom's field names.
+
+#include "py/runtime.h"
+#include "py/objtuple.h"
+#include "pymesh_shim.h"
+
+typedef struct _pymesh_mesh_obj_t {
+    mp_obj_base_t base;
+} pymesh_mesh_obj_t;
+
+// The Mesh object is a singleton held from C, so it is a root pointer for the GC.
+MP_REGISTER_ROOT_POINTER(struct _pymesh_mesh_obj_t *pymesh_mesh);
+
+#define PYMESH_TABLE_MAX (64)
+
+mp_obj_t pymesh_mesh_get(const uint8_t *key, size_t key_len) {
+    pymesh_error err;
+    if (!pymesh_mesh_start(key, key_len, &err)) {
+        pymesh_raise(&err);
+    }
+    if (MP_STATE_VM(pymesh_mesh) == NULL) {
+        pymesh_mesh_obj_t *self = mp_obj_malloc(pymesh_mesh_obj_t, &pymesh_mesh_type);
+        MP_STATE_VM(pymesh_mesh) = self;
+    }
+    return MP_OBJ_FROM_PTR(MP_STATE_VM(pymesh_mesh));
+}
+
+static mp_obj_t mesh_deinit(mp_obj_t self_in) {
+    return mp_obj_new_bool(pymesh_mesh_deinit());
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mesh_deinit_obj, mesh_deinit);
+
+static mp_obj_t mesh_state(mp_obj_t self_in) {
+    return mp_obj_new_int(pymesh_mesh_state());
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mesh_state_obj, mesh_state);
+
+static mp_obj_t mesh_single(mp_obj_t self_in) {
+    return mp_obj_new_bool(pymesh_mesh_single());
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mesh_single_obj, mesh_single);
+
+static mp_obj_t mesh_rloc(mp_obj_t self_in) {
+    return mp_obj_new_int(pymesh_mesh_rloc());
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mesh_rloc_obj, mesh_rloc);
+
+static mp_obj_t ip6_str(const pymesh_ip6 *a) {
+    char buf[48];
+    size_t n = pymesh_ip6_format(a, (uint8_t *)buf, sizeof(buf));
+    return mp_obj_new_str(buf, n);
+}
+
+static mp_obj_t mesh_ipaddr(mp_obj_t self_in) {
+    pymesh_ip6 addrs[16];
+    size_t n = pymesh_mesh_ipaddr(addrs, MP_ARRAY_SIZE(addrs));
+    mp_obj_t list = mp_obj_new_list(0, NULL);
+    for (size_t i = 0; i < n; i++) {
+        mp_obj_list_append(list, ip6_str(&addrs[i]));
+    }
+    return list;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mesh_ipaddr_obj, mesh_ipaddr);
+
+static const qstr leader_fields[] = { MP_QSTR_part_id, MP_QSTR_mac, MP_QSTR_rloc16 };
+
+static mp_obj_t mesh_leader(mp_obj_t self_in) {
+    pymesh_leader l;
+    if (!pymesh_mesh_leader(&l)) {
+        return mp_const_none;
+    }
+    mp_obj_t items[3] = {
+        mp_obj_new_int_from_uint(l.part_id),
+        mp_obj_new_int_from_ull(l.mac),
+        mp_obj_new_int(l.rloc16),
+    };
+    return mp_obj_new_attrtuple(leader_fields, 3, items);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mesh_leader_obj, mesh_leader);
+
+static const qstr router_fields[] = { MP_QSTR_mac, MP_QSTR_rloc16, MP_QSTR_id, MP_QSTR_path_cost, MP_QSTR_age };
+
+static mp_obj_t mesh_routers(mp_obj_t self_in) {
+    pymesh_router rows[PYMESH_TABLE_MAX];
+    size_t n = pymesh_mesh_routers(rows, PYMESH_TABLE_MAX);
+    mp_obj_t list = mp_obj_new_list(0, NULL);
+    for (size_t i = 0; i < n; i++) {
+        mp_obj_t items[5] = {
+            mp_obj_new_int_from_ull(rows[i].mac),
+            mp_obj_new_int(rows[i].rloc16),
+            mp_obj_new_int(rows[i].id),
+            mp_obj_new_int(rows[i].path_cost),
+            mp_obj_new_int_from_uint(rows[i].age),
+        };
+        mp_obj_list_append(list, mp_obj_new_attrtuple(router_fields, 5, items));
+    }
+    return list;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mesh_routers_obj, mesh_routers);
+
+static const qstr neighbor_fields[] = { MP_QSTR_mac, MP_QSTR_role, MP_QSTR_rloc16, MP_QSTR_rssi, MP_QSTR_age };
+
+static mp_obj_t mesh_neighbors(mp_obj_t self_in) {
+    pymesh_neighbor rows[PYMESH_TABLE_MAX];
+    size_t n = pymesh_mesh_neighbors(rows, PYMESH_TABLE_MAX);
+    mp_obj_t list = mp_obj_new_list(0, NULL);
+    for (size_t i = 0; i < n; i++) {
+        mp_obj_t items[5] = {
+            mp_obj_new_int_from_ull(rows[i].mac),
+            mp_obj_new_int(rows[i].role),
+            mp_obj_new_int(rows[i].rloc16),
+            mp_obj_new_int(rows[i].rssi),
+            mp_obj_new_int_from_uint(rows[i].age),
+        };
+        mp_obj_list_append(list, mp_obj_new_attrtuple(neighbor_fields, 5, items));
+    }
+    return list;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mesh_neighbors_obj, mesh_neighbors);
+
+// Not implemented yet (listed in the README): they raise rather than guess.
+static mp_obj_t mesh_not_implemented(size_t n_args, const mp_obj_t *args) {
+    mp_raise_NotImplementedError(MP_ERROR_TEXT("not implemented yet: see README (Python API status)"));
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mesh_not_implemented_obj, 1, 3, mesh_not_implemented);
+
+static const mp_rom_map_elem_t mesh_locals_dict_table[] = {
+    { MP_ROM_QSTR(MP_QSTR_deinit), MP_ROM_PTR(&mesh_deinit_obj) },
+    { MP_ROM_QSTR(MP_QSTR_state), MP_ROM_PTR(&mesh_state_obj) },
+    { MP_ROM_QSTR(MP_QSTR_single), MP_ROM_PTR(&mesh_single_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rloc), MP_ROM_PTR(&mesh_rloc_obj) },
+    { MP_ROM_QSTR(MP_QSTR_ipaddr), MP_ROM_PTR(&mesh_ipaddr_obj) },
+    { MP_ROM_QSTR(MP_QSTR_leader), MP_ROM_PTR(&mesh_leader_obj) },
+    { MP_ROM_QSTR(MP_QSTR_routers), MP_ROM_PTR(&mesh_routers_obj) },
+    { MP_ROM_QSTR(MP_QSTR_neighbors), MP_ROM_PTR(&mesh_neighbors_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rx_cb), MP_ROM_PTR(&mesh_not_implemented_obj) },
+    { MP_ROM_QSTR(MP_QSTR_border_router), MP_ROM_PTR(&mesh_not_implemented_obj) },
+    { MP_ROM_QSTR(MP_QSTR_border_router_del), MP_ROM_PTR(&mesh_not_implemented_obj) },
+    { MP_ROM_QSTR(MP_QSTR_cli), MP_ROM_PTR(&mesh_not_implemented_obj) },
+};
+static MP_DEFINE_CONST_DICT(mesh_locals_dict, mesh_locals_dict_table);
+
+MP_DEFINE_CONST_OBJ_TYPE(
+    pymesh_mesh_type,
+    MP_QSTR_Mesh,
+    MP_TYPE_FLAG_NONE,
+    locals_dict, &mesh_locals_dict
+    );

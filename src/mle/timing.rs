@@ -1,0 +1,99 @@
+//! MLE timers, in two profiles.
+//!
+//! - [`Timing::thread`]: Thread 1.1's own values (OpenThread `mle_types.hpp`), for 802.15.4
+//!   radios and OpenThread interop.
+//! - [`Timing::lora`]: the same timers stretched where they wait for radio traffic. A 127-byte
+//!   frame takes 4.3 ms on 802.15.4 and 210 ms at SF7/BW125, so a window that must hold the
+//!   answers of several routers grows with the frame time. Timers that measure liveness (child
+//!   timeout, router age, network id timeout) keep Thread's values: they are already many
+//!   seconds, far above any frame time.
+
+use crate::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// Airtime of a maximum-size frame (the unit every scaled window is measured in).
+    pub frame_time: Duration,
+    /// Wait after a Parent Request to routers (Thread: 750 ms).
+    pub parent_request_router_timeout: Duration,
+    /// Wait after a Parent Request to routers and REEDs (Thread: 1250 ms).
+    pub parent_request_reed_timeout: Duration,
+    /// Random delay before the first Parent Request (spreads simultaneous power-ups).
+    pub attach_start_jitter: Duration,
+    /// Advertisement trickle interval bounds (Thread: Imin 1 s, Imax 32 s).
+    pub trickle_imin: Duration,
+    pub trickle_imax: Duration,
+    /// Partition lost when no advertisement from the leader for this long (Thread: 120 s).
+    pub network_id_timeout: Duration,
+    /// Router entries expire after this long unheard (Thread: 100 s).
+    pub max_neighbor_age: Duration,
+}
+
+impl Timing {
+    /// Thread 1.1 values, unscaled (802.15.4 at 250 kbit/s: 4.3 ms per 127-byte frame).
+    pub const fn thread() -> Self {
+        Timing {
+            frame_time: Duration::from_millis(5),
+            parent_request_router_timeout: Duration::from_millis(750),
+            parent_request_reed_timeout: Duration::from_millis(1250),
+            attach_start_jitter: Duration::from_millis(50),
+            trickle_imin: Duration::from_secs(1),
+            trickle_imax: Duration::from_secs(32),
+            network_id_timeout: Duration::from_secs(120),
+            max_neighbor_age: Duration::from_secs(100),
+        }
+    }
+
+    /// Thread's timers stretched for a radio whose maximum-size frame takes `frame_time`.
+    ///
+    /// Parent-request windows: Thread's value plus room for 8 (routers) or 16 (routers and
+    /// REEDs) answers of one frame time each, which is the spread OpenThread gives routers'
+    /// Parent Response jitter (500 / 1000 ms) measured in 802.15.4 frames, rounded up.
+    /// Trickle Imin: at least 4 frame times, so a burst of advertisements from neighbours
+    /// that reset their timers together does not fill the channel.
+    pub const fn lora(frame_time: Duration) -> Self {
+        let t = Timing::thread();
+        let ft = frame_time.millis();
+        let imin = if 4 * ft > t.trickle_imin.millis() {
+            4 * ft
+        } else {
+            t.trickle_imin.millis()
+        };
+        Timing {
+            frame_time,
+            parent_request_router_timeout: Duration::from_millis(
+                t.parent_request_router_timeout.millis() + 8 * ft,
+            ),
+            parent_request_reed_timeout: Duration::from_millis(
+                t.parent_request_reed_timeout.millis() + 16 * ft,
+            ),
+            attach_start_jitter: Duration::from_millis(t.attach_start_jitter.millis() + 2 * ft),
+            trickle_imin: Duration::from_millis(imin),
+            trickle_imax: t.trickle_imax,
+            network_id_timeout: t.network_id_timeout,
+            max_neighbor_age: t.max_neighbor_age,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lora_windows_grow_with_frame_time_and_thread_values_stay() {
+        let sf7 = Timing::lora(Duration::from_millis(210));
+        assert_eq!(
+            sf7.parent_request_router_timeout,
+            Duration::from_millis(750 + 1680)
+        );
+        assert_eq!(
+            sf7.parent_request_reed_timeout,
+            Duration::from_millis(1250 + 3360)
+        );
+        assert_eq!(sf7.trickle_imin, Duration::from_millis(1000));
+        let sf12 = Timing::lora(Duration::from_millis(4923));
+        assert!(sf12.trickle_imin > Duration::from_secs(19));
+        assert_eq!(sf12.network_id_timeout, Timing::thread().network_id_timeout);
+    }
+}
