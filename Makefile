@@ -21,7 +21,8 @@ SHIM_SOURCES := $(wildcard mpy_module/*.c mpy_module/*.h mpy_module/*.mk mpy_mod
 
 UNIX_RUST_LIB := $(CARGO_TARGET_DIR)/release/libpymesh_unix.a
 QEMU_TARGET := thumbv7m-none-eabi
-QEMU_RUST_LIB := $(CARGO_TARGET_DIR)/$(QEMU_TARGET)/release/libpymesh_qemu.a
+QEMU_CARGO_LIB := $(CARGO_TARGET_DIR)/$(QEMU_TARGET)/release/libpymesh_qemu.a
+QEMU_RUST_LIB := $(BUILD)/qemu-rust/libpymesh_qemu.a
 UNIX_FW := $(BUILD)/unix/micropython
 QEMU_FW := $(BUILD)/qemu/firmware.elf
 MPY_CROSS := $(MPY_DIR)/mpy-cross/build/mpy-cross
@@ -57,8 +58,12 @@ $(UNIX_FW): $(UNIX_RUST_LIB) $(FFI_HEADER) $(SHIM_SOURCES) boards/unix/manifest.
 		FROZEN_MANIFEST=$(CURDIR)/boards/unix/manifest.py
 	@test -x $@
 
+# MicroPython's linker script has no .ARM.exidx output section; with panic = "abort" nothing
+# unwinds, so the Rust library's unwind index sections are removed rather than placed.
 $(QEMU_RUST_LIB): $(RUST_SOURCES) $(MPY_DIR)/.ready
 	PYMESH_FFI_HEADER=$(FFI_HEADER) cargo build --release -p pymesh-qemu --target $(QEMU_TARGET)
+	mkdir -p $(dir $@)
+	arm-none-eabi-objcopy --remove-section='.ARM.exidx*' --remove-section='.rel.ARM.exidx*' $(QEMU_CARGO_LIB) $@
 
 qemu: $(QEMU_FW)
 

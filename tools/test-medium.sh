@@ -6,7 +6,7 @@ set -euo pipefail
 fw=$(realpath "$1")
 root=$(realpath "$(dirname "$0")/..")
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 export PYMESH_AIR="medium-test-$$"
 node='
 import time
@@ -22,8 +22,8 @@ sleep 0.5
 PYMESH_MAC=00000000000000a0 "$fw" -c "${node/SECONDS/3}"
 wait $b
 
-fields=$(HOME="$tmp" "$root/tools/tshark-thread.sh" -r "$tmp/b.pcap" -T fields -e wpan.src64 -e mle.cmd -e mle.mic_ok 2>/dev/null || true)
-bad=$(HOME="$tmp" "$root/tools/tshark-thread.sh" -r "$tmp/b.pcap" -Y "_ws.malformed || _ws.expert.severity == error" 2>/dev/null || true)
+fields=$(HOME="$tmp" "$root/tools/tshark-thread.sh" -r "$tmp/b.pcap" -T fields -e wpan.src64 -e mle.cmd)
+bad=$(HOME="$tmp" "$root/tools/tshark-thread.sh" -r "$tmp/b.pcap" -Y "_ws.malformed || _ws.expert.severity == error")
 echo "frames node B received:"
 echo "$fields" | sed 's/^/    /'
 if ! echo "$fields" | grep -qE '^00:00:00:00:00:00:00:a0[[:space:]]+9\b'; then

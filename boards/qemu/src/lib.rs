@@ -13,6 +13,8 @@
 use core::cell::Cell;
 
 use critical_section::Mutex;
+// Linked for its single-core critical-section implementation (interrupts masked).
+use cortex_m as _;
 use pymesh::ffi::{self, Board};
 use pymesh::radio::{NoRadio, Radio};
 use pymesh::time::Instant;
