@@ -501,6 +501,18 @@ pub extern "C" fn pymesh_ip6_parse(text: *const u8, len: usize, out: *mut pymesh
     }
 }
 
+/// Bare metal has no std panic handler: report through the board, which never returns.
+/// (Nothing in the core panics by design; this is the last line of defence.)
+#[cfg(target_os = "none")]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    extern "C" {
+        fn pymesh_board_panic() -> !;
+    }
+    // SAFETY: every bare-metal board defines `pymesh_board_panic`, which never returns.
+    unsafe { pymesh_board_panic() }
+}
+
 /// Runs due mesh work now; returns the next deadline in board milliseconds (`UINT64_MAX`:
 /// none). Bare-metal boards call it from their poll hook.
 #[no_mangle]

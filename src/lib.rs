@@ -20,16 +20,3 @@ pub mod radio;
 pub mod rand;
 pub mod time;
 pub mod wire;
-
-#[cfg(target_os = "none")]
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo) -> ! {
-    extern "C" {
-        fn pymesh_board_panic() -> !;
-    }
-    #[allow(unsafe_code)]
-    // SAFETY: every board links a `pymesh_board_panic` that never returns (see ffi/README.md).
-    unsafe {
-        pymesh_board_panic()
-    }
-}
