@@ -14,7 +14,11 @@ extern crate std;
 
 pub mod ffi;
 pub mod lowpan;
+pub mod mac;
+pub mod mesh;
 pub mod mle;
+pub mod net;
+pub mod netdata;
 pub mod node;
 pub mod radio;
 pub mod rand;
