@@ -459,6 +459,8 @@ pub struct Simulator {
     links: HashMap<(usize, usize), Option<LinkQuality>>,
     cut: HashSet<(usize, usize)>,
     loss: HashMap<(usize, usize), f64>,
+    /// Random loss of links without their own setting.
+    default_loss: f64,
     pcap: Option<PcapWriter<Box<dyn Write + Send>>>,
     pcap_failed: bool,
     log: Option<Vec<LogEntry>>,
@@ -488,6 +490,7 @@ impl Simulator {
             links: HashMap::new(),
             cut: HashSet::new(),
             loss: HashMap::new(),
+            default_loss: 0.0,
             pcap: None,
             pcap_failed: false,
             log: None,
@@ -662,13 +665,8 @@ impl Simulator {
     /// Random frame loss on the link between `a` and `b`, both directions, 0..=1.
     pub fn set_loss(&mut self, a: NodeId, b: NodeId, probability: f64) {
         let p = probability.clamp(0.0, 1.0);
-        for key in [(a.0, b.0), (b.0, a.0)] {
-            if p > 0.0 {
-                self.loss.insert(key, p);
-            } else {
-                self.loss.remove(&key);
-            }
-        }
+        self.loss.insert((a.0, b.0), p);
+        self.loss.insert((b.0, a.0), p);
         self.record(
             a,
             Happening::LossSet {
@@ -676,6 +674,11 @@ impl Simulator {
                 probability: p,
             },
         );
+    }
+
+    /// Random frame loss on every link without a [`Simulator::set_loss`] of its own.
+    pub fn set_default_loss(&mut self, probability: f64) {
+        self.default_loss = probability.clamp(0.0, 1.0);
     }
 
     /// Powers a node off: its node and radio state are gone; a frame it was sending is cut
@@ -1058,7 +1061,7 @@ impl Simulator {
                 // The receiver was killed or restarted while the frame was on the air.
                 continue;
             };
-            let loss = self.loss.get(&(s, r)).copied().unwrap_or(0.0);
+            let loss = self.loss.get(&(s, r)).copied().unwrap_or(self.default_loss);
             let radio = &mut self.slots[r].radio;
             radio.now_us = now;
             let mut verdict = radio.decide(k);
