@@ -97,6 +97,7 @@ fn same_seed_same_run_byte_for_byte_and_other_seeds_differ() {
 #[test]
 fn a_lone_node_leads_within_a_minute_and_is_not_polled_busily() {
     let mut sim = Simulator::new(1);
+    sim.record_log(true);
     let n = sim.add_node(mesh_node(0, 0.0, 0.0));
     assert_eq!(sim.role(n).0, Role::Detached);
     let t = sim
@@ -138,6 +139,27 @@ fn a_lone_node_leads_within_a_minute_and_is_not_polled_busily() {
         t + 600 * SECOND_US,
         "run_for ends at its time"
     );
+}
+
+#[test]
+fn steps_jump_from_event_to_event_and_time_never_goes_back() {
+    let mut sim = Simulator::new(14);
+    assert!(!sim.step(), "nothing to do");
+    sim.add_node(mesh_node(0, 0.0, 0.0));
+    sim.add_node(mesh_node(1, 1000.0, 0.0));
+    let mut last = sim.now_us();
+    let mut steps = 0;
+    while sim.now_us() < 60 * SECOND_US {
+        assert!(sim.step(), "a node always has a timer");
+        assert!(sim.now_us() >= last);
+        last = sim.now_us();
+        steps += 1;
+    }
+    assert_eq!(steps as u64, sim.stats().events);
+    assert!(steps < 200, "{steps} events in a minute of two nodes");
+    // run_until lands on the requested time even between events.
+    sim.run_until(last + 1);
+    assert_eq!(sim.now_us(), last + 1);
 }
 
 #[test]
