@@ -16,6 +16,21 @@
 //! node's [`Node::poll_at`] or the end of a frame on the air. A node is polled at its own
 //! timers, when its transmission ends, and when a frame was delivered to it; nodes that lose a
 //! frame are not woken.
+//!
+//! ```
+//! use pymesh_sim::des::{NodeSpec, Simulator, SECOND_US};
+//! use pymesh_sim::scenario::{eu868, ext_addr};
+//!
+//! let mut sim = Simulator::new(42);
+//! let a = sim.add_node(NodeSpec::new(ext_addr(0), eu868(7), 1).at(0.0, 0.0));
+//! let b = sim.add_node(NodeSpec::new(ext_addr(1), eu868(7), 2).at(1000.0, 0.0));
+//! sim.run_for(30 * SECOND_US);
+//! assert!(sim.node_stats(a).frames_received > 0);
+//! sim.cut_link(a, b);
+//! sim.kill(b);
+//! sim.restart(b);
+//! sim.run_for(30 * SECOND_US);
+//! ```
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
