@@ -3,9 +3,13 @@
 //! - [`air`]: the LoRa radio/propagation model (airtime, path loss, RSSI/SNR, demodulation
 //!   floor, collisions with capture, half-duplex).
 //! - [`pcap`]: pcap files of the frames on the air, for Wireshark.
+//! - [`des`]: the discrete-event simulator: many nodes in one process, in virtual time.
+//! - [`scenario`]: topologies (grid, line, random) and observations (partitions, leaders).
 //! - [`medium`]: the multi-process medium of the unix firmware: nodes in separate processes
 //!   share the air over loopback multicast; each receiver applies [`air`] to what it hears.
 
 pub mod air;
+pub mod des;
 pub mod medium;
 pub mod pcap;
+pub mod scenario;
