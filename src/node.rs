@@ -1,19 +1,25 @@
 //! A Thread node over LoRa: owns every layer's state and runs them from [`Node::poll`].
 //!
 //! Sans-IO: the platform passes `now` and a radio into `poll`, and asks [`Node::poll_at`] when
-//! to call again. Received frames travel up (radio -> MAC -> 6LoWPAN -> IPv6/UDP -> MLE);
-//! decisions travel down as frames in the MAC transmit queue.
+//! to call again. Received frames travel up (radio -> MAC -> 6LoWPAN -> IPv6/UDP -> MLE or
+//! TMF); decisions travel down as frames in the MAC's transmit queue.
 
-use heapless::{Deque, Vec};
+use heapless::Vec;
 
-use crate::mle::{frames, LeaderData, Mle, MleCommand, Role, Timing};
-use crate::radio::{LoRaConfig, Radio, RadioEvent, MAX_FRAME_LEN};
+use crate::mac::{self, Mac, MacConfig, NeighborLookup, TxRequest};
+use crate::mle::frames::{self, Context, Outgoing, RxError};
+use crate::mle::{LeaderData, Mle, MleCommand, Received, Role, Timing};
+use crate::radio::{LoRaConfig, Radio};
 use crate::rand::Rng;
 use crate::time::{Duration, Instant};
-use crate::wire::{ExtAddress, Ipv6Address, PanId};
+use crate::wire::coap::{self, MessageType};
+use crate::wire::ieee802154::Address;
+use crate::wire::mle::MleRepr;
+use crate::wire::security::FrameCounterTable;
+use crate::wire::tmf::{self, TmfRepr, TMF_PORT};
+use crate::wire::{ExtAddress, Ipv6Address, PanId, ShortAddress};
 
-/// Frames waiting for the radio.
-pub const TX_QUEUE_LEN: usize = 8;
+pub use crate::mac::MacCounters;
 
 /// The network a node joins: Pymesh's fixed identity plus the key the user gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,46 +65,63 @@ pub struct NodeConfig {
     pub timing: Timing,
 }
 
-/// MAC counters, as OpenThread's `counters mac` names them.
+/// Counters of what the layers above the MAC dropped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct MacCounters {
-    pub tx_total: u32,
-    pub tx_broadcast: u32,
-    pub tx_unicast: u32,
-    pub tx_err_busy_channel: u32,
-    pub tx_queue_dropped: u32,
-    pub rx_total: u32,
-    pub rx_err_no_frame: u32,
-    pub rx_err_security: u32,
-    pub rx_err_other: u32,
-    pub rx_dropped: u32,
+pub struct RxDropCounters {
+    /// MLE messages that failed MIC, key or replay checks.
+    pub mle_security: u32,
+    pub malformed: u32,
+    /// Valid frames this node does not handle yet (fragments, mesh-header forwarding, sockets).
+    pub not_handled: u32,
 }
 
 /// What the platform should know after a poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PollResult {
-    /// Frames received and handled in this poll.
+    /// Frames handed up by the MAC in this poll.
     pub frames_received: u16,
-    /// Frames handed to the radio in this poll.
-    pub frames_sent: u16,
 }
 
-type Frame = Vec<u8, MAX_FRAME_LEN>;
+struct Lookup<'a>(&'a Mle);
+
+impl NeighborLookup for Lookup<'_> {
+    fn ext_address_of(&self, short: ShortAddress) -> Option<ExtAddress> {
+        self.0.ext_address_of(short.0)
+    }
+}
+
+/// A received frame copied out of the MAC's buffer.
+struct RxFrame {
+    src: Address,
+    src_ext: Option<ExtAddress>,
+    dst: Address,
+    rssi: i16,
+    link_margin: u8,
+    payload: Vec<u8, 127>,
+}
+
+/// Neighbour table row (`neighbors()` / `neighbor table`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NeighborInfo {
+    pub ext_addr: ExtAddress,
+    pub role: Role,
+    pub rloc16: u16,
+    pub avg_rssi: i16,
+    pub last_rssi: i16,
+    pub age: Duration,
+}
 
 pub struct Node {
     config: NodeConfig,
     rng: Rng,
     mle: Mle,
     security: frames::Security,
+    mle_frame_counters: FrameCounterTable<16>,
+    mac: Mac,
     ml_eid_iid: [u8; 8],
-    tx_queue: Deque<Frame, TX_QUEUE_LEN>,
-    /// A transmission is on the air; the radio will report TxDone.
-    tx_busy: bool,
-    radio_configured: bool,
-    mac_sequence: u8,
-    mac_counters: MacCounters,
-    /// Last MLE command received, by command number (for tests and `counters mle`).
-    pub last_rx_mle_command: Option<u8>,
+    /// The leader's network data (the Network Data TLV), empty until network data exists.
+    network_data: Vec<u8, 254>,
+    drops: RxDropCounters,
 }
 
 impl Node {
@@ -106,19 +129,20 @@ impl Node {
         let mut rng = Rng::new(seed);
         let mut ml_eid_iid = [0u8; 8];
         rng.fill(&mut ml_eid_iid);
-        let mac_sequence = rng.next_u32() as u8;
+        let mac_seed = rng.next_u64();
         Node {
             config,
             rng,
             mle: Mle::new(config.ext_addr, config.timing),
             security: frames::Security::new(&config.identity),
+            mle_frame_counters: FrameCounterTable::new(),
+            mac: Mac::new(
+                MacConfig::new(config.ext_addr, config.identity.pan_id, config.lora),
+                mac_seed,
+            ),
             ml_eid_iid,
-            tx_queue: Deque::new(),
-            tx_busy: false,
-            radio_configured: false,
-            mac_sequence,
-            mac_counters: MacCounters::default(),
-            last_rx_mle_command: None,
+            network_data: Vec::new(),
+            drops: RxDropCounters::default(),
         }
     }
 
@@ -134,7 +158,7 @@ impl Node {
     /// Stops the mesh; queued frames are dropped.
     pub fn stop(&mut self) {
         self.mle.stop();
-        self.tx_queue.clear();
+        self.mac.clear();
     }
 
     pub fn role(&self) -> Role {
@@ -152,8 +176,17 @@ impl Node {
     pub fn mle(&self) -> &Mle {
         &self.mle
     }
+    pub fn mle_mut(&mut self) -> &mut Mle {
+        &mut self.mle
+    }
+    pub fn mac(&self) -> &Mac {
+        &self.mac
+    }
     pub fn mac_counters(&self) -> &MacCounters {
-        &self.mac_counters
+        self.mac.counters()
+    }
+    pub fn rx_drops(&self) -> &RxDropCounters {
+        &self.drops
     }
 
     /// The leader's extended address, when known (ourselves, or a router we have heard).
@@ -177,10 +210,7 @@ impl Node {
     }
 
     pub fn link_local_address(&self) -> Ipv6Address {
-        Ipv6Address::from_prefix_iid(
-            [0xfe, 0x80, 0, 0, 0, 0, 0, 0],
-            self.config.ext_addr.to_iid(),
-        )
+        frames::link_local(self.config.ext_addr)
     }
 
     pub fn ml_eid(&self) -> Ipv6Address {
@@ -207,115 +237,394 @@ impl Node {
         out
     }
 
+    /// Neighbours: routers we have a link with, our children, our parent.
+    pub fn neighbors(&self, now: Instant) -> Vec<NeighborInfo, 80> {
+        let mut out = Vec::new();
+        for r in self.mle.neighbor_routers() {
+            if let (Some(l), Some(ext)) = (r.link, r.ext_addr) {
+                let _ = out.push(NeighborInfo {
+                    ext_addr: ext,
+                    role: Role::Router,
+                    rloc16: crate::mle::router_rloc16(r.router_id),
+                    avg_rssi: l.avg_rssi(),
+                    last_rssi: l.last_rssi,
+                    age: now.since(l.last_heard),
+                });
+            }
+        }
+        for c in self.mle.children() {
+            let _ = out.push(NeighborInfo {
+                ext_addr: c.ext_addr,
+                role: Role::Child,
+                rloc16: c.rloc16,
+                avg_rssi: c.link.avg_rssi(),
+                last_rssi: c.link.last_rssi,
+                age: now.since(c.link.last_heard),
+            });
+        }
+        if let Some(p) = self.mle.parent() {
+            let _ = out.push(NeighborInfo {
+                ext_addr: p.ext_addr,
+                role: Role::Router,
+                rloc16: p.rloc16,
+                avg_rssi: p.link.avg_rssi(),
+                last_rssi: p.link.last_rssi,
+                age: now.since(p.link.last_heard),
+            });
+        }
+        out
+    }
+
     /// When `poll` should next be called (`None`: only when the radio reports something).
     pub fn poll_at(&self) -> Option<Instant> {
-        if !self.tx_queue.is_empty() && !self.tx_busy {
-            return Some(Instant::ZERO);
+        match (self.mle.poll_at(), self.mac.poll_at()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        self.mle.poll_at()
     }
 
     /// Runs everything due at `now`: radio events, timers, transmissions.
     pub fn poll(&mut self, now: Instant, radio: &mut dyn Radio) -> PollResult {
         let mut result = PollResult::default();
-        if !self.radio_configured {
-            let _ = radio.configure(&self.config.lora);
-            let _ = radio.receive(now);
-            self.radio_configured = true;
+        if self.mle.role() == Role::Disabled {
+            return result;
         }
-        let mut buf = [0u8; 256];
-        // Bounded: a radio delivers at most a few frames between polls; 16 keeps a busy
-        // channel from starving timers.
-        for _ in 0..16 {
-            match radio.poll_event(now, &mut buf) {
-                None => break,
-                Some(RadioEvent::TxDone) => {
-                    self.tx_busy = false;
-                    let _ = radio.receive(now);
-                }
-                Some(RadioEvent::Received(info)) => {
-                    self.mac_counters.rx_total += 1;
-                    result.frames_received += 1;
-                    let len = info.len.min(buf.len());
-                    self.handle_frame(now, &buf[..len]);
-                }
-            }
+        self.mac.set_short_address(self.mle.rloc16());
+        let mut received: Vec<RxFrame, 8> = Vec::new();
+        {
+            let lookup = Lookup(&self.mle);
+            self.mac.poll(
+                now,
+                radio,
+                &self.security.keys,
+                &lookup,
+                &mut |ind: mac::RxIndication<'_>| {
+                    let Ok(payload) = Vec::from_slice(ind.payload) else {
+                        return;
+                    };
+                    let _ = received.push(RxFrame {
+                        src: ind.src,
+                        src_ext: ind.src_ext,
+                        dst: ind.dst,
+                        rssi: ind.rssi_dbm,
+                        link_margin: ind.link_margin_db,
+                        payload,
+                    });
+                },
+                &mut |_, _| {},
+            );
         }
-        if self.mle.role() != Role::Disabled {
-            let mut commands: Vec<MleCommand, 4> = Vec::new();
-            self.mle.poll(now, &mut self.rng, &mut |c| {
-                let _ = commands.push(c);
-            });
-            for c in commands {
-                self.send_mle(c);
-            }
+        result.frames_received = received.len() as u16;
+        for f in &received {
+            self.handle_frame(now, f);
         }
-        if !self.tx_busy {
-            if let Some(frame) = self.tx_queue.pop_front() {
-                match radio.transmit(now, &frame) {
-                    Ok(()) => {
-                        self.tx_busy = true;
-                        self.mac_counters.tx_total += 1;
-                        result.frames_sent += 1;
-                    }
-                    Err(_) => {
-                        self.mac_counters.tx_err_busy_channel += 1;
-                        let _ = self.tx_queue.push_front(frame);
-                    }
-                }
-            }
+        let mut commands: Vec<MleCommand, 8> = Vec::new();
+        self.mle.poll(now, &mut self.rng, &mut |c| {
+            let _ = commands.push(c);
+        });
+        for c in commands {
+            self.send(now, &c);
         }
+        // Anything queued above may go out now (MAC timers permitting).
+        self.mac.set_short_address(self.mle.rloc16());
+        let lookup = Lookup(&self.mle);
+        self.mac.poll(
+            now,
+            radio,
+            &self.security.keys,
+            &lookup,
+            &mut |_| {},
+            &mut |_, _| {},
+        );
         result
     }
 
-    fn next_mac_sequence(&mut self) -> u8 {
-        self.mac_sequence = self.mac_sequence.wrapping_add(1);
-        self.mac_sequence
-    }
-
-    fn send_mle(&mut self, command: MleCommand) {
-        let seq = self.next_mac_sequence();
-        let mut frame = [0u8; MAX_FRAME_LEN];
-        let ctx = frames::Context {
+    fn send(&mut self, now: Instant, command: &MleCommand) {
+        let ctx = Context {
             ext_addr: self.config.ext_addr,
             identity: &self.config.identity,
-            mac_sequence: seq,
+            mac_frame_counter: self.mac.frame_counter(),
+            network_data: &self.network_data,
         };
-        let len = match frames::emit_mle(&ctx, &mut self.security, &self.mle, command, &mut frame) {
-            Ok(len) => len,
-            Err(_) => return,
-        };
-        self.enqueue(&frame[..len], true);
-    }
-
-    fn enqueue(&mut self, frame: &[u8], broadcast: bool) {
-        let Ok(f) = Frame::from_slice(frame) else {
+        let Ok(out) = frames::build(&ctx, &mut self.security, &self.mle, command) else {
             return;
         };
-        if self.tx_queue.push_back(f).is_err() {
-            self.mac_counters.tx_queue_dropped += 1;
-            return;
-        }
-        if broadcast {
-            self.mac_counters.tx_broadcast += 1;
-        } else {
-            self.mac_counters.tx_unicast += 1;
-        }
+        self.enqueue(now, &out);
     }
 
-    fn handle_frame(&mut self, _now: Instant, frame: &[u8]) {
-        match frames::parse_incoming(&self.config.identity, &mut self.security, frame) {
-            Ok(frames::Incoming::Mle { command, .. }) => {
-                self.last_rx_mle_command = Some(command);
+    fn enqueue(&mut self, now: Instant, out: &Outgoing) {
+        self.mac.set_short_address(self.mle.rloc16());
+        let _ = self.mac.enqueue(
+            now,
+            &TxRequest {
+                dst: out.dst,
+                src_short: out.src_short,
+                secure: out.secure,
+                payload: &out.payload,
+            },
+        );
+    }
+
+    fn handle_frame(&mut self, now: Instant, f: &RxFrame) {
+        let datagram = match frames::parse_lowpan(&self.security.contexts, f.src, f.dst, &f.payload)
+        {
+            Ok(d) => d,
+            Err(RxError::NotHandled) => {
+                self.drops.not_handled += 1;
+                return;
             }
-            Ok(frames::Incoming::Other) => {}
-            Err(frames::RxError::Security) => self.mac_counters.rx_err_security += 1,
-            Err(frames::RxError::Malformed) => self.mac_counters.rx_err_other += 1,
+            Err(_) => {
+                self.drops.malformed += 1;
+                return;
+            }
+        };
+        if let Some(ext) = f.src_ext {
+            self.mle.heard(now, ext, f.link_margin, f.rssi);
+        }
+        match datagram.udp {
+            Some((_, crate::wire::mle_security::UDP_PORT, _)) => self.handle_mle(now, f, &datagram),
+            Some((_, TMF_PORT, start)) => self.handle_tmf(now, &datagram, start),
+            _ => self.drops.not_handled += 1,
         }
     }
 
-    /// Time until the next due work, for platforms that sleep (`None`: wait for the radio).
-    pub fn poll_delay(&self, now: Instant) -> Option<Duration> {
-        self.poll_at().map(|at| at.since(now))
+    fn handle_mle(&mut self, now: Instant, f: &RxFrame, datagram: &frames::Datagram) {
+        let opened = match frames::open_mle(&self.security.keys, datagram) {
+            Ok(o) => o,
+            Err(RxError::Security) => {
+                self.drops.mle_security += 1;
+                return;
+            }
+            Err(_) => {
+                self.drops.malformed += 1;
+                return;
+            }
+        };
+        if self
+            .mle_frame_counters
+            .accept(
+                &opened.sender,
+                self.security.keys.key_sequence(),
+                opened.frame_counter,
+            )
+            .is_err()
+        {
+            self.drops.mle_security += 1;
+            return;
+        }
+        let Ok(message) = MleRepr::parse(&opened.plain) else {
+            self.drops.malformed += 1;
+            return;
+        };
+        let rx = Received {
+            sender: opened.sender,
+            message: &message,
+            link_margin: f.link_margin,
+            rssi: f.rssi,
+            frame_counter: opened.frame_counter,
+        };
+        let mut commands: Vec<MleCommand, 4> = Vec::new();
+        self.mle.handle(now, &mut self.rng, &rx, &mut |c| {
+            let _ = commands.push(c);
+        });
+        for c in commands {
+            self.send(now, &c);
+        }
+    }
+
+    fn handle_tmf(&mut self, now: Instant, datagram: &frames::Datagram, start: usize) {
+        let Some(bytes) = datagram.bytes.get(start..) else {
+            return;
+        };
+        let Ok(msg) = coap::Repr::parse(bytes) else {
+            self.drops.malformed += 1;
+            return;
+        };
+        let Ok(tlvs) = TmfRepr::parse(msg.payload) else {
+            self.drops.malformed += 1;
+            return;
+        };
+        let from_rloc16 = u16::from_be_bytes([datagram.src.0[14], datagram.src.0[15]]);
+        let mut token = [0u8; 2];
+        if msg.token.len() == 2 {
+            token.copy_from_slice(msg.token);
+        }
+        let mut commands: Vec<MleCommand, 2> = Vec::new();
+        let mut send = |c| {
+            let _ = commands.push(c);
+        };
+        if msg.msg_type == MessageType::Confirmable && msg.uri_path_is(tmf::uri::ADDRESS_SOLICIT) {
+            if let Some(ext) = tlvs.ext_mac_address() {
+                self.mle.handle_address_solicit(
+                    now,
+                    &mut self.rng,
+                    ext,
+                    from_rloc16,
+                    msg.message_id,
+                    token,
+                    &mut send,
+                );
+            }
+        } else if msg.msg_type == MessageType::Acknowledgement {
+            let status = tlvs.status().unwrap_or(1);
+            self.mle.handle_address_solicit_response(
+                now,
+                &mut self.rng,
+                msg.message_id,
+                status,
+                tlvs.rloc16().map(|r| r.0),
+                tlvs.router_mask(),
+                &mut send,
+            );
+        } else {
+            self.drops.not_handled += 1;
+        }
+        for c in commands {
+            self.send(now, &c);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::radio::region::LoRaParams;
+    use crate::radio::{RadioError, RadioEvent, RxInfo};
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::rc::Rc;
+
+    /// Two radios on a perfect air: a frame sent by one arrives at the other when its airtime
+    /// ends (the simulator in `sim/` does this properly; this keeps the core's tests std-light).
+    struct PairRadio {
+        me: usize,
+        air: Rc<RefCell<[VecDeque<(Instant, std::vec::Vec<u8>)>; 2]>>,
+        tx_end: Option<Instant>,
+        airtime: Duration,
+    }
+
+    impl Radio for PairRadio {
+        fn configure(&mut self, _c: &LoRaConfig) -> Result<(), RadioError> {
+            Ok(())
+        }
+        fn transmit(&mut self, now: Instant, frame: &[u8]) -> Result<(), RadioError> {
+            let end = now + self.airtime;
+            self.tx_end = Some(end);
+            self.air.borrow_mut()[1 - self.me].push_back((end, frame.to_vec()));
+            Ok(())
+        }
+        fn receive(&mut self, _now: Instant) -> Result<(), RadioError> {
+            Ok(())
+        }
+        fn poll_event(&mut self, now: Instant, buf: &mut [u8]) -> Option<RadioEvent> {
+            if self.tx_end.is_some_and(|e| now >= e) {
+                self.tx_end = None;
+                return Some(RadioEvent::TxDone);
+            }
+            let mut air = self.air.borrow_mut();
+            if air[self.me].front().is_some_and(|(t, _)| now >= *t) {
+                let (_, f) = air[self.me].pop_front().unwrap();
+                buf[..f.len()].copy_from_slice(&f);
+                return Some(RadioEvent::Received(RxInfo {
+                    len: f.len(),
+                    rssi_dbm: -60,
+                    snr_db: 20,
+                }));
+            }
+            None
+        }
+        fn channel_rssi(&mut self, _now: Instant) -> Option<i16> {
+            Some(-120)
+        }
+        fn sleep(&mut self) {}
+    }
+
+    fn config(ext: u64) -> NodeConfig {
+        let lora = LoRaParams {
+            region: Some(5),
+            frequency: Some(869_525_000),
+            bandwidth: 2,
+            ..LoRaParams::pycom_defaults()
+        }
+        .validate()
+        .unwrap();
+        let mut timing = Timing::lora(lora.frame_time());
+        timing.router_selection_jitter = Duration::from_secs(5);
+        NodeConfig {
+            ext_addr: ExtAddress::from_u64(ext),
+            identity: NetworkIdentity::pymesh(NetworkIdentity::DEFAULT_KEY),
+            lora,
+            timing,
+        }
+    }
+
+    #[test]
+    fn two_nodes_leader_then_router_with_each_other_as_neighbours() {
+        let air = Rc::new(RefCell::new([VecDeque::new(), VecDeque::new()]));
+        let airtime = Duration::from_millis(60);
+        let mut radios = [
+            PairRadio {
+                me: 0,
+                air: air.clone(),
+                tx_end: None,
+                airtime,
+            },
+            PairRadio {
+                me: 1,
+                air: air.clone(),
+                tx_end: None,
+                airtime,
+            },
+        ];
+        let mut nodes = [Node::new(config(0xa), 1), Node::new(config(0xb), 2)];
+        nodes[0].start(Instant::ZERO);
+        let mut now = Instant::ZERO;
+        // Node b starts once a is leader.
+        let mut b_started = false;
+        while now < Instant::from_millis(300_000) {
+            for (n, r) in nodes.iter_mut().zip(radios.iter_mut()) {
+                if n.role() != Role::Disabled {
+                    n.poll(now, r);
+                }
+            }
+            if !b_started && nodes[0].role() == Role::Leader {
+                nodes[1].start(now);
+                b_started = true;
+            }
+            if nodes[1].role() == Role::Router
+                && nodes[0].mle().neighbor_routers().count() == 1
+                && nodes[1].mle().neighbor_routers().count() == 1
+            {
+                break;
+            }
+            now += Duration::from_millis(5);
+        }
+        assert_eq!(nodes[0].role(), Role::Leader);
+        assert_eq!(
+            nodes[1].role(),
+            Role::Router,
+            "b became a router at {now:?}"
+        );
+        let (a, b) = (&nodes[0], &nodes[1]);
+        assert_eq!(
+            a.leader_data().unwrap().partition_id,
+            b.leader_data().unwrap().partition_id
+        );
+        let na = a.neighbors(now);
+        let nb = b.neighbors(now);
+        assert_eq!(na[0].ext_addr, ExtAddress::from_u64(0xb));
+        assert_eq!(nb[0].ext_addr, ExtAddress::from_u64(0xa));
+        assert_eq!(na[0].rloc16, b.rloc16());
+        assert_eq!(nb[0].rloc16, a.rloc16());
+        assert_eq!(a.mle().routers().len(), 2);
+        assert_eq!(b.mle().routers().len(), 2);
+        for n in [a, b] {
+            assert_eq!(n.rx_drops().mle_security, 0);
+            assert!(
+                n.mle().routers().iter().all(|r| r.path_cost <= 1),
+                "{:?}",
+                n.mle().routers()
+            );
+        }
     }
 }

@@ -107,8 +107,8 @@ fn a_lone_node_leads_within_a_minute_and_is_not_polled_busily() {
     assert_eq!(node.mle().counters.parent_requests_sent, 2);
     assert_eq!(
         sim.node_stats(n).frames_sent,
-        2,
-        "two Parent Requests on the air"
+        3,
+        "two Parent Requests, then the new leader's Data Response (as OpenThread does)"
     );
     assert!(node.leader_data().is_some());
     // Both parent-request windows passed (OpenThread's order: routers, then REEDs).
@@ -163,7 +163,7 @@ fn steps_jump_from_event_to_event_and_time_never_goes_back() {
 }
 
 #[test]
-fn two_nodes_in_range_hear_each_others_parent_requests() {
+fn two_nodes_in_range_hear_each_others_mle_messages() {
     let mut sim = Simulator::new(2);
     sim.record_log(true);
     let a = sim.add_node(mesh_node(0, 0.0, 0.0));
@@ -171,16 +171,28 @@ fn two_nodes_in_range_hear_each_others_parent_requests() {
     let mut heard = [false; 2];
     sim.run_until_cond(30 * SECOND_US, |s| {
         for (k, id) in [a, b].into_iter().enumerate() {
-            heard[k] |= s.node(id).unwrap().last_rx_mle_command == Some(PARENT_REQUEST);
+            heard[k] |= s
+                .node(id)
+                .unwrap()
+                .mle()
+                .counters
+                .rx_by_command
+                .iter()
+                .sum::<u32>()
+                >= 1;
         }
         heard == [true, true]
     })
-    .expect("each node received the other's Parent Request");
+    .expect("each node received and decrypted an MLE message of the other");
     assert_eq!(Command::from(PARENT_REQUEST), Command::ParentRequest);
     for id in [a, b] {
         let c = sim.node(id).unwrap().mac_counters();
         assert!(c.rx_total >= 1);
-        assert_eq!(c.rx_err_security, 0, "same key: frames decrypt");
+        assert_eq!(
+            sim.node(id).unwrap().rx_drops().mle_security,
+            0,
+            "same key: frames decrypt"
+        );
     }
     // The reported RSSI is the path-loss model's.
     let (rssi, snr) = air::link_budget(&Phy::from_config(&eu868(7)), 1000.0);
@@ -205,11 +217,11 @@ fn a_node_with_another_key_hears_frames_it_cannot_decrypt() {
     let b = sim.add_node(mesh_node(1, 500.0, 0.0).with_key([0x55; 16]));
     sim.run_for(20 * SECOND_US);
     assert!(sim.node_stats(b).frames_received >= 1);
-    assert!(sim.node(b).unwrap().mac_counters().rx_err_security >= 1);
-    assert!(sim.node(a).unwrap().mac_counters().rx_err_security >= 1);
-    assert_ne!(
-        sim.node(b).unwrap().last_rx_mle_command,
-        Some(PARENT_REQUEST)
+    assert!(sim.node(b).unwrap().rx_drops().mle_security >= 1);
+    assert!(sim.node(a).unwrap().rx_drops().mle_security >= 1);
+    assert_eq!(
+        sim.node(b).unwrap().mle().counters.rx_by_command[PARENT_REQUEST as usize],
+        0
     );
 }
 
@@ -541,10 +553,38 @@ fn the_pcap_holds_every_frame_and_wireshark_finds_nothing_wrong() {
     };
     let bad = run(&["-Y", "_ws.malformed || _ws.expert.severity == error"]);
     assert!(bad.is_empty(), "tshark finds errors:\n{bad}");
-    let mle = run(&["-Y", "mle", "-T", "fields", "-e", "mle.cmd"]);
-    let cmds: Vec<&str> = mle.lines().collect();
-    assert_eq!(cmds.len() as u64, sent, "every frame decodes as MLE");
-    assert!(cmds.contains(&"9"), "Parent Requests: {cmds:?}");
+    // Every frame is an MLE message, a TMF (CoAP) message, or an 802.15.4 ack (frame type 2).
+    let fields = run(&[
+        "-T",
+        "fields",
+        "-e",
+        "wpan.frame_type",
+        "-e",
+        "mle.cmd",
+        "-e",
+        "udp.dstport",
+    ]);
+    let mut cmds = Vec::new();
+    for line in fields.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let kind = (
+            f.first().copied(),
+            f.get(1).copied().unwrap_or(""),
+            f.get(2).copied().unwrap_or(""),
+        );
+        match kind {
+            (Some("0x2" | "2" | "0x0002"), _, _) => {}
+            (_, cmd, _) if !cmd.is_empty() => cmds.push(cmd.to_string()),
+            (_, _, "61631") => {}
+            other => panic!("a frame tshark does not decode as MLE, TMF or ack: {other:?}"),
+        }
+    }
+    assert_eq!(
+        fields.lines().count() as u64,
+        sent,
+        "one pcap record per frame"
+    );
+    assert!(cmds.iter().any(|c| c == "9"), "Parent Requests: {cmds:?}");
     let _ = std::fs::remove_file(&path);
 }
 

@@ -464,13 +464,21 @@ impl Mac {
         if let Some(a) = &self.pending_ack {
             consider(a.at);
         }
+        // While a frame is on the air nothing else can start: only its end (or the ack
+        // deadline that follows it) matters, and waking before would be busy polling.
+        let idle = self.on_air.is_none();
         match &self.current {
-            Some(c) => consider(c.ack_deadline.unwrap_or(c.not_before)),
-            None => {
+            Some(c) => match c.ack_deadline {
+                Some(d) => consider(d),
+                None if idle => consider(c.not_before),
+                None => {}
+            },
+            None if idle => {
                 if let Some(q) = self.queue.front() {
                     consider(q.queued_at);
                 }
             }
+            None => {}
         }
         at
     }

@@ -1,13 +1,28 @@
 //! MLE (Mesh Link Establishment): attach, roles, router selection, leader and partitions,
-//! advertisements. This module decides *what* to send and *when*; [`frames`] turns its
-//! decisions into Thread 1.1 bytes and back.
+//! links between routers, advertisements. This module decides *what* to send and *when*;
+//! [`frames`] turns its decisions into Thread 1.1 bytes and back.
+//!
+//! The exchanges follow OpenThread 1.1 (`mle.cpp`, `mle_router.cpp`):
+//! - attach: Parent Request (routers, then routers and REEDs) -> Parent Response (after a
+//!   random delay) -> Child ID Request to the best parent -> Child ID Response;
+//! - router upgrade: a child that may be a router asks the leader for a router id (TMF
+//!   Address Solicit, `a/as`), then sends a Link Request to its former parent, which answers
+//!   Link Accept And Request, answered by Link Accept;
+//! - links with other routers: an Advertisement from an unknown router of our partition gets
+//!   a Link Request; Advertisements carry Route64, from which path costs follow;
+//! - partitions: a router that hears a better partition (OpenThread 1.1's comparison) leaves
+//!   its own and attaches to the better one; a node cut from its leader for the network id
+//!   timeout forms a partition of its own.
 
 pub mod frames;
 pub mod timing;
 pub mod trickle;
 
+use heapless::Vec;
+
 use crate::rand::Rng;
 use crate::time::{Duration, Instant};
+use crate::wire::mle::{Command, Connectivity, MleRepr, RouterIdSet};
 use crate::wire::{ExtAddress, ShortAddress};
 pub use timing::Timing;
 use trickle::Trickle;
@@ -34,12 +49,46 @@ impl Role {
             Role::Leader => "leader",
         }
     }
+    pub const fn is_router_or_leader(self) -> bool {
+        matches!(self, Role::Router | Role::Leader)
+    }
 }
 
 /// Highest router id (Thread: 0..62).
 pub const MAX_ROUTER_ID: u8 = 62;
 /// OpenThread's default leader weight, and Pymesh's.
 pub const LEADER_WEIGHT: u8 = 64;
+/// Children a router takes (Pymesh: 10).
+pub const MAX_CHILDREN: usize = 10;
+/// Router upgrade threshold (Thread: 16 active routers).
+pub const ROUTER_UPGRADE_THRESHOLD: u8 = 16;
+/// Child timeout a child asks for, seconds (Pymesh: 240).
+pub const CHILD_TIMEOUT_S: u32 = 240;
+/// Address Solicit status "too few routers" (TMF status 2).
+pub const ADDRESS_SOLICIT_TOO_FEW_ROUTERS: u8 = 2;
+
+/// The RLOC16 of router `id` (child id 0).
+pub const fn router_rloc16(id: u8) -> u16 {
+    (id as u16) << 10
+}
+/// The router id part of an RLOC16.
+pub const fn router_id_of(rloc16: u16) -> u8 {
+    (rloc16 >> 10) as u8
+}
+/// The child id part of an RLOC16 (0 for a router).
+pub const fn child_id_of(rloc16: u16) -> u16 {
+    rloc16 & 0x1ff
+}
+
+/// A challenge or response: 4 to 8 random bytes (OpenThread sends 8).
+pub type Challenge = Vec<u8, 8>;
+
+fn challenge_from(bytes: &[u8]) -> Challenge {
+    let mut c = Challenge::new();
+    // At most 8 bytes: MleTlv::parse refuses longer challenges.
+    let _ = c.extend_from_slice(bytes.get(..bytes.len().min(8)).unwrap_or(&[]));
+    c
+}
 
 /// The Leader Data of a partition (MLE Leader Data TLV).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,10 +100,55 @@ pub struct LeaderData {
     pub leader_router_id: u8,
 }
 
-/// The RLOC16 of router `id` (child id 0).
-pub const fn router_rloc16(id: u8) -> u16 {
-    (id as u16) << 10
+impl From<crate::wire::mle::LeaderData> for LeaderData {
+    fn from(l: crate::wire::mle::LeaderData) -> Self {
+        LeaderData {
+            partition_id: l.partition_id,
+            weighting: l.weighting,
+            data_version: l.data_version,
+            stable_data_version: l.stable_data_version,
+            leader_router_id: l.leader_router_id,
+        }
+    }
 }
+
+impl From<LeaderData> for crate::wire::mle::LeaderData {
+    fn from(l: LeaderData) -> Self {
+        crate::wire::mle::LeaderData {
+            partition_id: l.partition_id,
+            weighting: l.weighting,
+            data_version: l.data_version,
+            stable_data_version: l.stable_data_version,
+            leader_router_id: l.leader_router_id,
+        }
+    }
+}
+
+/// Link quality from link margin (Thread: > 20 dB: 3, > 10: 2, > 2: 1, else 0).
+pub const fn link_quality(link_margin_db: u8) -> u8 {
+    if link_margin_db > 20 {
+        3
+    } else if link_margin_db > 10 {
+        2
+    } else if link_margin_db > 2 {
+        1
+    } else {
+        0
+    }
+}
+
+/// Link cost of a link quality (3 -> 1, 2 -> 2, 1 -> 4, 0 -> 16 = unreachable).
+pub const fn link_cost(lq: u8) -> u8 {
+    match lq {
+        3 => 1,
+        2 => 2,
+        1 => 4,
+        _ => 16,
+    }
+}
+
+/// Path costs at or above this are infinite.
+pub const MAX_ROUTE_COST: u8 = 16;
 
 /// One entry of the router table (Route64 view of the partition).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +161,84 @@ pub struct RouterEntry {
     /// Path cost to it (0 for ourselves).
     pub path_cost: u8,
     pub last_heard: Instant,
+    /// A two-way link with this router (Link Request / Accept done).
+    pub link: Option<Link>,
+    /// Route cost to every router as this router last advertised it (its Route64), by id.
+    pub advertised_costs: [u8; 63],
+}
+
+/// A direct radio link with a neighbour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Link {
+    /// Average link margin, 1/8 dB units (exponential average, weight 1/8).
+    pub link_margin_x8: u16,
+    pub last_rssi: i16,
+    /// Average RSSI, 1/8 dBm units.
+    pub avg_rssi_x8: i32,
+    /// Link quality the neighbour reports for its reception of us (Route64 / Link Margin TLV).
+    pub link_quality_out: u8,
+    pub last_heard: Instant,
+}
+
+impl Link {
+    fn new(link_margin: u8, rssi: i16, now: Instant) -> Self {
+        Link {
+            link_margin_x8: link_margin as u16 * 8,
+            last_rssi: rssi,
+            avg_rssi_x8: rssi as i32 * 8,
+            link_quality_out: link_quality(link_margin),
+            last_heard: now,
+        }
+    }
+    fn update(&mut self, link_margin: u8, rssi: i16, now: Instant) {
+        let m = self.link_margin_x8 as i32;
+        self.link_margin_x8 = (m + (link_margin as i32 * 8 - m) / 8).max(0) as u16;
+        self.avg_rssi_x8 += (rssi as i32 * 8 - self.avg_rssi_x8) / 8;
+        self.last_rssi = rssi;
+        self.last_heard = now;
+    }
+    pub fn link_margin(&self) -> u8 {
+        (self.link_margin_x8 / 8).min(255) as u8
+    }
+    pub fn link_quality_in(&self) -> u8 {
+        link_quality(self.link_margin())
+    }
+    pub fn avg_rssi(&self) -> i16 {
+        (self.avg_rssi_x8 / 8) as i16
+    }
+    /// Cost of this link: the worse of the two directions.
+    pub fn cost(&self) -> u8 {
+        link_cost(self.link_quality_in().min(self.link_quality_out))
+    }
+}
+
+/// A child of this router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Child {
+    pub ext_addr: ExtAddress,
+    pub rloc16: u16,
+    pub mode: u8,
+    pub timeout_s: u32,
+    pub link: Link,
+}
+
+/// Our parent, while we are a child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parent {
+    pub ext_addr: ExtAddress,
+    pub rloc16: u16,
+    pub link: Link,
+}
+
+/// A Parent Response we liked, while attaching.
+#[derive(Debug, Clone)]
+struct ParentCandidate {
+    ext_addr: ExtAddress,
+    rloc16: u16,
+    challenge: Challenge,
+    link_quality: u8,
+    connectivity: Connectivity,
+    link: Link,
 }
 
 /// Where the attach process stands (OpenThread `Mle::AttachState`).
@@ -77,23 +249,87 @@ enum Attach {
     Start {
         at: Instant,
     },
-    /// Parent Request sent to routers; answers accepted until `deadline`.
-    ParentRequestRouters {
+    /// Parent Request sent to routers (`to_reeds` false) or routers and REEDs; answers accepted
+    /// until `deadline`.
+    ParentRequest {
+        to_reeds: bool,
         deadline: Instant,
     },
-    /// Parent Request sent to routers and REEDs; answers accepted until `deadline`.
-    ParentRequestReeds {
+    /// Child ID Request sent; the answer is awaited until `deadline`.
+    ChildIdRequest {
         deadline: Instant,
     },
 }
 
+/// A reply this router owes after a random delay.
+#[derive(Debug, Clone)]
+struct PendingParentResponse {
+    to: ExtAddress,
+    response: Challenge,
+    /// Our challenge in it, which the Child ID Request must echo.
+    challenge: [u8; 8],
+    at: Instant,
+    sent: bool,
+    link_margin: u8,
+    /// Forget the exchange after this.
+    expires: Instant,
+}
+
+/// A Link Request we sent, awaiting Link Accept.
+#[derive(Debug, Clone, Copy)]
+struct PendingLinkRequest {
+    challenge: [u8; 8],
+    deadline: Instant,
+}
+
 /// A message the MLE layer asks to be sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MleCommand {
     /// Parent Request to ff02::2; `to_reeds` sets the Scan Mask's REED bit.
     ParentRequest { to_reeds: bool, challenge: [u8; 8] },
+    /// Parent Response to a node attaching.
+    ParentResponse {
+        to: ExtAddress,
+        response: Challenge,
+        challenge: [u8; 8],
+        link_margin: u8,
+    },
+    /// Child ID Request to the chosen parent.
+    ChildIdRequest { to: ExtAddress, response: Challenge },
+    /// Child ID Response giving `child_rloc16`.
+    ChildIdResponse { to: ExtAddress, child_rloc16: u16 },
+    /// Link Request to one router (after becoming a router, or on hearing a new one).
+    LinkRequest { to: ExtAddress, challenge: [u8; 8] },
+    /// Link Accept And Request answering a Link Request.
+    LinkAcceptAndRequest {
+        to: ExtAddress,
+        response: Challenge,
+        challenge: [u8; 8],
+        link_margin: u8,
+    },
+    /// Link Accept answering a Link Accept And Request.
+    LinkAccept {
+        to: ExtAddress,
+        response: Challenge,
+        link_margin: u8,
+    },
     /// Advertisement to ff02::1 with our Leader Data and Route64.
     Advertisement,
+    /// Data Response to ff02::1 announcing the leader's network data (after forming).
+    DataResponse,
+    /// TMF Address Solicit to the leader: a router id, please.
+    AddressSolicit {
+        leader_rloc16: u16,
+        message_id: u16,
+        token: [u8; 2],
+    },
+    /// TMF Address Solicit response (piggybacked ACK) to `to_rloc16`.
+    AddressSolicitResponse {
+        to_rloc16: u16,
+        message_id: u16,
+        token: [u8; 2],
+        assigned: Option<u8>,
+    },
 }
 
 /// MLE counters, as OpenThread's `counters mle` prints them.
@@ -106,8 +342,24 @@ pub struct MleCounters {
     pub role_leader: u32,
     pub attach_attempts: u32,
     pub partition_id_changes: u32,
+    pub better_partition_attach_attempts: u32,
+    pub parent_changes: u32,
     pub parent_requests_sent: u32,
     pub advertisements_sent: u32,
+    /// Received MLE messages by command number (0..=17).
+    pub rx_by_command: [u32; 18],
+    /// MLE messages dropped: wrong challenge response, unexpected, malformed.
+    pub rx_dropped: u32,
+}
+
+/// A received MLE message with what the layers below learnt about it.
+pub struct Received<'a> {
+    pub sender: ExtAddress,
+    pub message: &'a MleRepr<'a>,
+    pub link_margin: u8,
+    pub rssi: i16,
+    /// The sender's MLE frame counter (already replay-checked).
+    pub frame_counter: u32,
 }
 
 /// The MLE state of one node.
@@ -119,8 +371,26 @@ pub struct Mle {
     rloc16: ShortAddress,
     leader_data: Option<LeaderData>,
     router_id_sequence: u8,
-    routers: heapless::Vec<RouterEntry, 63>,
+    routers: Vec<RouterEntry, 63>,
+    /// Router ids released by the leader, reusable after the reuse delay.
+    released_router_ids: Vec<(u8, Instant), 8>,
     attach: Attach,
+    attach_challenge: [u8; 8],
+    attach_to_reeds_only_once: bool,
+    candidate: Option<ParentCandidate>,
+    parent: Option<Parent>,
+    /// Parent to send the Link Request to after becoming a router.
+    previous_parent: Option<ExtAddress>,
+    children: Vec<Child, MAX_CHILDREN>,
+    pending_parent_responses: Vec<PendingParentResponse, 4>,
+    pending_link_requests: Vec<(ExtAddress, PendingLinkRequest), 4>,
+    router_selection_at: Option<Instant>,
+    address_solicit_pending: Option<(u16, Instant)>,
+    next_message_id: u16,
+    data_response_due: bool,
+    /// Leader heard (directly or via a router of our partition) last at this time.
+    leader_last_heard: Instant,
+    router_selection_jitter: Duration,
     advertisement: Trickle,
     pub counters: MleCounters,
 }
@@ -134,8 +404,23 @@ impl Mle {
             rloc16: ShortAddress::INVALID,
             leader_data: None,
             router_id_sequence: 0,
-            routers: heapless::Vec::new(),
+            routers: Vec::new(),
+            released_router_ids: Vec::new(),
             attach: Attach::Idle,
+            attach_challenge: [0; 8],
+            attach_to_reeds_only_once: false,
+            candidate: None,
+            parent: None,
+            previous_parent: None,
+            children: Vec::new(),
+            pending_parent_responses: Vec::new(),
+            pending_link_requests: Vec::new(),
+            router_selection_at: None,
+            address_solicit_pending: None,
+            next_message_id: 0,
+            data_response_due: false,
+            leader_last_heard: Instant::ZERO,
+            router_selection_jitter: timing.router_selection_jitter,
             advertisement: Trickle::new(timing.trickle_imin, timing.trickle_imax),
             counters: MleCounters::default(),
         }
@@ -153,6 +438,12 @@ impl Mle {
     pub fn routers(&self) -> &[RouterEntry] {
         &self.routers
     }
+    pub fn children(&self) -> &[Child] {
+        &self.children
+    }
+    pub fn parent(&self) -> Option<&Parent> {
+        self.parent.as_ref()
+    }
     pub fn router_id_sequence(&self) -> u8 {
         self.router_id_sequence
     }
@@ -162,9 +453,25 @@ impl Mle {
     pub fn timing(&self) -> &Timing {
         &self.timing
     }
+    pub fn router_selection_jitter(&self) -> Duration {
+        self.router_selection_jitter
+    }
+    pub fn set_router_selection_jitter(&mut self, d: Duration) {
+        self.router_selection_jitter = d;
+    }
+    /// Our router id, when a router or leader.
+    pub fn router_id(&self) -> Option<u8> {
+        self.role
+            .is_router_or_leader()
+            .then_some(router_id_of(self.rloc16.0))
+    }
     /// The leader's RLOC16, when attached.
     pub fn leader_rloc16(&self) -> Option<u16> {
         self.leader_data.map(|l| router_rloc16(l.leader_router_id))
+    }
+    /// Routers of the partition we know of (allocated ids).
+    pub fn active_routers(&self) -> u8 {
+        self.routers.len() as u8
     }
     /// True when this node is the only router (or leader) of its partition; also when not
     /// attached (Pycom returned True after deinit).
@@ -174,6 +481,10 @@ impl Mle {
             Role::Child => false,
             Role::Disabled | Role::Detached => true,
         }
+    }
+    /// Routers with which we have a two-way link.
+    pub fn neighbor_routers(&self) -> impl Iterator<Item = &RouterEntry> {
+        self.routers.iter().filter(|r| r.link.is_some())
     }
 
     fn set_role(&mut self, role: Role) {
@@ -193,24 +504,41 @@ impl Mle {
 
     /// Starts MLE: the node becomes detached and begins to attach.
     pub fn start(&mut self, now: Instant, rng: &mut Rng) {
-        self.set_role(Role::Detached);
-        self.rloc16 = ShortAddress::INVALID;
-        self.leader_data = None;
-        self.routers.clear();
-        self.begin_attach(now, rng);
+        self.become_detached(now, rng);
     }
 
     /// Stops MLE (`deinit`): role disabled, all state dropped.
     pub fn stop(&mut self) {
         self.set_role(Role::Disabled);
+        self.clear_topology();
+        self.attach = Attach::Idle;
+        self.advertisement.stop();
+    }
+
+    fn clear_topology(&mut self) {
         self.rloc16 = ShortAddress::INVALID;
         self.leader_data = None;
         self.routers.clear();
-        self.attach = Attach::Idle;
+        self.children.clear();
+        self.parent = None;
+        self.candidate = None;
+        self.pending_parent_responses.clear();
+        self.pending_link_requests.clear();
+        self.router_selection_at = None;
+        self.address_solicit_pending = None;
+        self.data_response_due = false;
+    }
+
+    fn become_detached(&mut self, now: Instant, rng: &mut Rng) {
+        self.set_role(Role::Detached);
+        self.clear_topology();
+        self.advertisement.stop();
+        self.begin_attach(now, rng);
     }
 
     fn begin_attach(&mut self, now: Instant, rng: &mut Rng) {
         self.counters.attach_attempts += 1;
+        self.candidate = None;
         let jitter = rng.range_u32(0, self.timing.attach_start_jitter.millis() as u32) as u64;
         self.attach = Attach::Start {
             at: now + Duration::from_millis(jitter),
@@ -219,73 +547,174 @@ impl Mle {
 
     /// The next instant at which [`Mle::poll`] has work.
     pub fn poll_at(&self) -> Option<Instant> {
-        let attach = match self.attach {
-            Attach::Idle => None,
-            Attach::Start { at } => Some(at),
-            Attach::ParentRequestRouters { deadline } | Attach::ParentRequestReeds { deadline } => {
-                Some(deadline)
+        let mut next: Option<Instant> = None;
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t {
+                next = Some(next.map_or(t, |n| n.min(t)));
             }
         };
-        let adv = match self.role {
-            Role::Router | Role::Leader => Some(self.advertisement.poll_at()),
-            _ => None,
-        };
-        match (attach, adv) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        consider(match self.attach {
+            Attach::Idle => None,
+            Attach::Start { at } => Some(at),
+            Attach::ParentRequest { deadline, .. } | Attach::ChildIdRequest { deadline } => {
+                Some(deadline)
+            }
+        });
+        if self.role.is_router_or_leader() {
+            consider(Some(self.advertisement.poll_at()));
         }
+        for p in &self.pending_parent_responses {
+            consider(Some(if p.sent { p.expires } else { p.at }));
+        }
+        for (_, l) in &self.pending_link_requests {
+            consider(Some(l.deadline));
+        }
+        consider(self.router_selection_at);
+        consider(self.address_solicit_pending.map(|(_, t)| t));
+        if self.data_response_due {
+            consider(Some(Instant::ZERO));
+        }
+        if matches!(self.role, Role::Child | Role::Router) {
+            consider(Some(
+                self.leader_last_heard + self.timing.network_id_timeout,
+            ));
+        }
+        next
     }
 
     /// Runs due timers; every message to send is handed to `send`.
     pub fn poll(&mut self, now: Instant, rng: &mut Rng, send: &mut dyn FnMut(MleCommand)) {
         match self.attach {
-            Attach::Start { at } if now >= at => {
-                self.send_parent_request(false, now, rng, send);
-                self.attach = Attach::ParentRequestRouters {
-                    deadline: now + self.timing.parent_request_router_timeout,
-                };
+            Attach::Start { at } if now >= at => self.send_parent_request(false, now, rng, send),
+            Attach::ParentRequest { to_reeds, deadline } if now >= deadline => {
+                if let Some(c) = self.candidate.clone() {
+                    send(MleCommand::ChildIdRequest {
+                        to: c.ext_addr,
+                        response: c.challenge.clone(),
+                    });
+                    self.attach = Attach::ChildIdRequest {
+                        deadline: now + self.timing.child_id_response_timeout,
+                    };
+                } else if !to_reeds {
+                    self.send_parent_request(true, now, rng, send);
+                } else {
+                    // No parent answered either request: as OpenThread does for a
+                    // router-eligible device, form a new partition and lead it.
+                    self.attach = Attach::Idle;
+                    self.become_leader(now, rng, send);
+                }
             }
-            Attach::ParentRequestRouters { deadline } if now >= deadline => {
-                self.send_parent_request(true, now, rng, send);
-                self.attach = Attach::ParentRequestReeds {
-                    deadline: now + self.timing.parent_request_reed_timeout,
-                };
-            }
-            Attach::ParentRequestReeds { deadline } if now >= deadline => {
-                // No parent answered either request: as OpenThread does for a router-eligible
-                // device, form a new partition and lead it.
-                self.attach = Attach::Idle;
-                self.become_leader(now, rng);
+            Attach::ChildIdRequest { deadline } if now >= deadline => {
+                // The chosen parent did not answer: start over.
+                self.begin_attach(now, rng);
             }
             _ => {}
         }
-        if matches!(self.role, Role::Router | Role::Leader) && self.advertisement.poll(now, rng) {
+
+        // Parent Responses owed.
+        for p in self.pending_parent_responses.iter_mut() {
+            if !p.sent && now >= p.at {
+                p.sent = true;
+                send(MleCommand::ParentResponse {
+                    to: p.to,
+                    response: p.response.clone(),
+                    challenge: p.challenge,
+                    link_margin: p.link_margin,
+                });
+            }
+        }
+        self.pending_parent_responses
+            .retain(|p| !(p.sent && now >= p.expires));
+        self.pending_link_requests.retain(|(_, l)| now < l.deadline);
+
+        if let Some(at) = self.router_selection_at {
+            if now >= at {
+                self.router_selection_at = None;
+                if self.role == Role::Child && self.active_routers() < ROUTER_UPGRADE_THRESHOLD {
+                    if let Some(leader) = self.leader_rloc16() {
+                        let message_id = self.next_message_id();
+                        let token = (rng.next_u32() as u16).to_be_bytes();
+                        self.address_solicit_pending =
+                            Some((message_id, now + self.timing.address_solicit_timeout));
+                        send(MleCommand::AddressSolicit {
+                            leader_rloc16: leader,
+                            message_id,
+                            token,
+                        });
+                    }
+                }
+            }
+        }
+        if let Some((_, deadline)) = self.address_solicit_pending {
+            if now >= deadline {
+                // No answer: try again after another selection jitter.
+                self.address_solicit_pending = None;
+                self.schedule_router_selection(now, rng);
+            }
+        }
+
+        if self.data_response_due {
+            self.data_response_due = false;
+            send(MleCommand::DataResponse);
+        }
+
+        if matches!(self.role, Role::Child | Role::Router)
+            && now >= self.leader_last_heard + self.timing.network_id_timeout
+        {
+            // Cut from our leader for the network id timeout: our partition is gone.
+            self.become_detached(now, rng);
+            return;
+        }
+
+        self.expire_neighbors(now);
+
+        if self.role.is_router_or_leader() && self.advertisement.poll(now, rng) {
             self.counters.advertisements_sent += 1;
             send(MleCommand::Advertisement);
         }
     }
 
+    fn next_message_id(&mut self) -> u16 {
+        self.next_message_id = self.next_message_id.wrapping_add(1);
+        self.next_message_id
+    }
+
+    fn schedule_router_selection(&mut self, now: Instant, rng: &mut Rng) {
+        let j = rng.range_u32(1, self.router_selection_jitter.millis().max(1) as u32) as u64;
+        self.router_selection_at = Some(now + Duration::from_millis(j));
+    }
+
     fn send_parent_request(
         &mut self,
         to_reeds: bool,
-        _now: Instant,
+        now: Instant,
         rng: &mut Rng,
         send: &mut dyn FnMut(MleCommand),
     ) {
-        let mut challenge = [0u8; 8];
-        rng.fill(&mut challenge);
+        rng.fill(&mut self.attach_challenge);
         self.counters.parent_requests_sent += 1;
         send(MleCommand::ParentRequest {
             to_reeds,
-            challenge,
+            challenge: self.attach_challenge,
         });
+        let window = if to_reeds {
+            self.timing.parent_request_reed_timeout
+        } else {
+            self.timing.parent_request_router_timeout
+        };
+        self.attach = Attach::ParentRequest {
+            to_reeds,
+            deadline: now + window,
+        };
+        let _ = self.attach_to_reeds_only_once;
     }
 
     /// Forms a new partition with this node as leader (OpenThread `MleRouter::BecomeLeader`):
     /// random partition id, a random router id, fresh network data versions.
-    fn become_leader(&mut self, now: Instant, rng: &mut Rng) {
+    fn become_leader(&mut self, now: Instant, rng: &mut Rng, _send: &mut dyn FnMut(MleCommand)) {
         let router_id = rng.range_u32(0, MAX_ROUTER_ID as u32) as u8;
         let partition_id = rng.next_u32();
+        self.clear_topology();
         self.leader_data = Some(LeaderData {
             partition_id,
             weighting: LEADER_WEIGHT,
@@ -296,27 +725,857 @@ impl Mle {
         self.counters.partition_id_changes += 1;
         self.router_id_sequence = rng.next_u32() as u8;
         self.rloc16 = ShortAddress(router_rloc16(router_id));
-        self.routers.clear();
-        // Capacity 63 holds every router id; the table was just cleared.
-        let _ = self.routers.push(RouterEntry {
+        self.add_own_router_entry(router_id, now);
+        self.set_role(Role::Leader);
+        self.leader_last_heard = now;
+        self.advertisement.start(now, rng);
+        // OpenThread announces the new leader's network data at once (thread11.pcap frame 3).
+        self.data_response_due = true;
+    }
+
+    fn add_own_router_entry(&mut self, router_id: u8, now: Instant) {
+        self.routers.retain(|r| r.router_id != router_id);
+        let entry = RouterEntry {
             router_id,
             ext_addr: Some(self.ext_addr),
             next_hop: Some(router_id),
             path_cost: 0,
             last_heard: now,
-        });
-        self.set_role(Role::Leader);
-        self.advertisement.start(now, rng);
+            link: None,
+            advertised_costs: [MAX_ROUTE_COST; 63],
+        };
+        let _ = self.routers.push(entry);
+        self.routers.sort_unstable_by_key(|r| r.router_id);
     }
+
+    fn router_entry_mut(&mut self, router_id: u8) -> Option<&mut RouterEntry> {
+        self.routers.iter_mut().find(|r| r.router_id == router_id)
+    }
+
+    /// Route data for our Route64: (router mask, one route byte per router in id order).
+    pub fn route64(&self) -> (RouterIdSet, Vec<u8, 63>) {
+        let mut mask = RouterIdSet::default();
+        for r in &self.routers {
+            mask.insert(r.router_id);
+        }
+        let own = self.router_id();
+        let mut data = Vec::new();
+        for id in mask.iter() {
+            let Some(r) = self.routers.iter().find(|r| r.router_id == id) else {
+                continue;
+            };
+            let byte = if Some(id) == own {
+                // OpenThread writes its own entry with route cost 1 and link qualities 0.
+                crate::wire::mle::RouteData::new(0, 0, 1).0
+            } else {
+                let (lq_out, lq_in) = r
+                    .link
+                    .map(|l| (l.link_quality_out, l.link_quality_in()))
+                    .unwrap_or((0, 0));
+                let cost = if r.path_cost >= MAX_ROUTE_COST {
+                    0
+                } else {
+                    r.path_cost.min(15)
+                };
+                crate::wire::mle::RouteData::new(lq_out, lq_in, cost).0
+            };
+            let _ = data.push(byte);
+        }
+        (mask, data)
+    }
+
+    /// The Connectivity TLV of our Parent Response.
+    pub fn connectivity(&self) -> Connectivity {
+        let mut lq = [0u8; 4];
+        for r in self.neighbor_routers() {
+            if let Some(l) = r.link {
+                lq[l.link_quality_in() as usize] += 1;
+            }
+        }
+        let leader_cost = match (self.role, self.leader_data) {
+            (Role::Leader, _) => 0,
+            (_, Some(ld)) => self
+                .routers
+                .iter()
+                .find(|r| r.router_id == ld.leader_router_id)
+                .map_or(MAX_ROUTE_COST, |r| r.path_cost),
+            _ => MAX_ROUTE_COST,
+        };
+        Connectivity {
+            flags: 0,
+            link_quality_3: lq[3],
+            link_quality_2: lq[2],
+            link_quality_1: lq[1],
+            leader_cost,
+            id_sequence: self.router_id_sequence,
+            active_routers: self.active_routers(),
+            sed_buffering: Some(crate::wire::mle::SedBuffering {
+                buffer_size: 1280,
+                datagram_count: 1,
+            }),
+        }
+    }
+
+    /// Handles a received MLE message.
+    pub fn handle(
+        &mut self,
+        now: Instant,
+        rng: &mut Rng,
+        rx: &Received<'_>,
+        send: &mut dyn FnMut(MleCommand),
+    ) {
+        let command = rx.message.command;
+        if let Some(slot) = self
+            .counters
+            .rx_by_command
+            .get_mut(u8::from(command) as usize)
+        {
+            *slot += 1;
+        }
+        if self.role == Role::Disabled {
+            return;
+        }
+        match command {
+            Command::ParentRequest => self.handle_parent_request(now, rng, rx),
+            Command::ParentResponse => self.handle_parent_response(now, rx),
+            Command::ChildIdRequest => self.handle_child_id_request(now, rng, rx, send),
+            Command::ChildIdResponse => self.handle_child_id_response(now, rng, rx),
+            Command::LinkRequest => self.handle_link_request(now, rng, rx, send),
+            Command::LinkAcceptAndRequest | Command::LinkAccept => {
+                self.handle_link_accept(now, rx, command, send)
+            }
+            Command::Advertisement => self.handle_advertisement(now, rng, rx, send),
+            _ => {}
+        }
+    }
+
+    fn handle_parent_request(&mut self, now: Instant, rng: &mut Rng, rx: &Received<'_>) {
+        if !self.role.is_router_or_leader() || self.children.is_full() {
+            return;
+        }
+        let (Some(challenge), Some(scan)) = (rx.message.challenge(), rx.message.scan_mask()) else {
+            self.counters.rx_dropped += 1;
+            return;
+        };
+        if !scan.routers() {
+            return;
+        }
+        // Spread the answers of several routers over the window the requester listens in.
+        let window = self.timing.parent_response_max_delay.millis() as u32;
+        let mut ours = [0u8; 8];
+        rng.fill(&mut ours);
+        self.pending_parent_responses.retain(|p| p.to != rx.sender);
+        let pending = PendingParentResponse {
+            to: rx.sender,
+            response: challenge_from(challenge),
+            challenge: ours,
+            at: now + Duration::from_millis(rng.range_u32(0, window) as u64),
+            sent: false,
+            link_margin: rx.link_margin,
+            expires: now
+                + self.timing.parent_request_reed_timeout
+                + self.timing.child_id_response_timeout,
+        };
+        if self.pending_parent_responses.push(pending).is_err() {
+            self.counters.rx_dropped += 1;
+        }
+    }
+
+    fn handle_parent_response(&mut self, now: Instant, rx: &Received<'_>) {
+        if !matches!(self.attach, Attach::ParentRequest { .. }) {
+            return;
+        }
+        let m = rx.message;
+        let (Some(response), Some(source), Some(_), Some(challenge), Some(conn)) = (
+            m.response(),
+            m.source_address(),
+            m.leader_data(),
+            m.challenge(),
+            m.connectivity(),
+        ) else {
+            self.counters.rx_dropped += 1;
+            return;
+        };
+        if response != self.attach_challenge {
+            self.counters.rx_dropped += 1;
+            return;
+        }
+        // Two-way link quality: the worse of what we measured and what the parent measured of us.
+        let theirs = m.link_margin().unwrap_or(rx.link_margin);
+        let lq = link_quality(rx.link_margin.min(theirs));
+        let candidate = ParentCandidate {
+            ext_addr: rx.sender,
+            rloc16: source.0,
+            challenge: challenge_from(challenge),
+            link_quality: lq,
+            connectivity: conn,
+            link: Link {
+                link_quality_out: link_quality(theirs),
+                ..Link::new(rx.link_margin, rx.rssi, now)
+            },
+        };
+        let better = match &self.candidate {
+            None => true,
+            Some(c) => is_better_parent(&candidate, c),
+        };
+        if better {
+            self.candidate = Some(candidate);
+        }
+    }
+
+    fn handle_child_id_request(
+        &mut self,
+        now: Instant,
+        _rng: &mut Rng,
+        rx: &Received<'_>,
+        send: &mut dyn FnMut(MleCommand),
+    ) {
+        if !self.role.is_router_or_leader() {
+            return;
+        }
+        let m = rx.message;
+        let Some(response) = m.response() else {
+            self.counters.rx_dropped += 1;
+            return;
+        };
+        let Some(idx) = self
+            .pending_parent_responses
+            .iter()
+            .position(|p| p.to == rx.sender && p.sent && p.challenge[..] == *response)
+        else {
+            self.counters.rx_dropped += 1;
+            return;
+        };
+        self.pending_parent_responses.swap_remove(idx);
+        let router = self.rloc16.0;
+        // Keep the child id when the child re-attaches to us.
+        let rloc16 = match self.children.iter().find(|c| c.ext_addr == rx.sender) {
+            Some(c) => c.rloc16,
+            None => match (1u16..512)
+                .find(|id| !self.children.iter().any(|c| child_id_of(c.rloc16) == *id))
+            {
+                Some(id) => router | id,
+                None => return,
+            },
+        };
+        self.children.retain(|c| c.ext_addr != rx.sender);
+        let child = Child {
+            ext_addr: rx.sender,
+            rloc16,
+            mode: m.mode().map(|x| x.0).unwrap_or(0),
+            timeout_s: m.timeout().unwrap_or(CHILD_TIMEOUT_S),
+            link: Link::new(rx.link_margin, rx.rssi, now),
+        };
+        if self.children.push(child).is_err() {
+            return;
+        }
+        send(MleCommand::ChildIdResponse {
+            to: rx.sender,
+            child_rloc16: rloc16,
+        });
+    }
+
+    fn handle_child_id_response(&mut self, now: Instant, rng: &mut Rng, rx: &Received<'_>) {
+        if !matches!(self.attach, Attach::ChildIdRequest { .. }) {
+            return;
+        }
+        let Some(c) = self.candidate.clone() else {
+            return;
+        };
+        if c.ext_addr != rx.sender {
+            return;
+        }
+        let m = rx.message;
+        let (Some(address16), Some(ld)) = (m.address16(), m.leader_data()) else {
+            self.counters.rx_dropped += 1;
+            return;
+        };
+        let ld: LeaderData = ld.into();
+        if self.leader_data.map(|l| l.partition_id) != Some(ld.partition_id) {
+            self.counters.partition_id_changes += 1;
+        }
+        self.clear_topology();
+        self.attach = Attach::Idle;
+        self.rloc16 = address16;
+        self.leader_data = Some(ld);
+        self.leader_last_heard = now;
+        if let Some(route) = m.route64() {
+            self.router_id_sequence = route.id_sequence;
+            for id in route.router_mask.iter() {
+                let entry = RouterEntry {
+                    router_id: id,
+                    ext_addr: (id == router_id_of(c.rloc16)).then_some(c.ext_addr),
+                    next_hop: Some(router_id_of(c.rloc16)),
+                    path_cost: route
+                        .route(id)
+                        .map(|d| d.route_cost())
+                        .unwrap_or(MAX_ROUTE_COST),
+                    last_heard: now,
+                    link: None,
+                    advertised_costs: [MAX_ROUTE_COST; 63],
+                };
+                let _ = self.routers.push(entry);
+            }
+        }
+        self.parent = Some(Parent {
+            ext_addr: c.ext_addr,
+            rloc16: c.rloc16,
+            link: c.link,
+        });
+        self.counters.parent_changes += 1;
+        self.set_role(Role::Child);
+        // A full Thread device asks for a router id when the partition has few routers.
+        if self.active_routers() < ROUTER_UPGRADE_THRESHOLD {
+            self.schedule_router_selection(now, rng);
+        }
+    }
+
+    /// The leader's side of Address Solicit: allocate a router id (the requester's old one if
+    /// free, else a random free one not in its reuse delay).
+    pub fn handle_address_solicit(
+        &mut self,
+        now: Instant,
+        rng: &mut Rng,
+        requester: ExtAddress,
+        from_rloc16: u16,
+        message_id: u16,
+        token: [u8; 2],
+        send: &mut dyn FnMut(MleCommand),
+    ) {
+        if self.role != Role::Leader {
+            return;
+        }
+        let assigned = if let Some(r) = self.routers.iter().find(|r| r.ext_addr == Some(requester))
+        {
+            Some(r.router_id)
+        } else {
+            self.released_router_ids.retain(|(_, t)| now < *t);
+            let free: Vec<u8, 63> = (0..=MAX_ROUTER_ID)
+                .filter(|id| {
+                    !self.routers.iter().any(|r| r.router_id == *id)
+                        && !self.released_router_ids.iter().any(|(r, _)| r == id)
+                })
+                .collect();
+            if free.is_empty() || self.routers.len() >= 32 {
+                None
+            } else {
+                free.get(rng.range_u32(0, free.len() as u32 - 1) as usize)
+                    .copied()
+            }
+        };
+        if let Some(id) = assigned {
+            if !self.routers.iter().any(|r| r.router_id == id) {
+                let entry = RouterEntry {
+                    router_id: id,
+                    ext_addr: Some(requester),
+                    next_hop: None,
+                    path_cost: MAX_ROUTE_COST,
+                    last_heard: now,
+                    link: None,
+                    advertised_costs: [MAX_ROUTE_COST; 63],
+                };
+                let _ = self.routers.push(entry);
+                self.routers.sort_unstable_by_key(|r| r.router_id);
+                self.router_id_sequence = self.router_id_sequence.wrapping_add(1);
+            }
+            self.advertisement.start(now, rng);
+        }
+        send(MleCommand::AddressSolicitResponse {
+            to_rloc16: from_rloc16,
+            message_id,
+            token,
+            assigned,
+        });
+    }
+
+    /// The requester's side: the leader's answer to our Address Solicit.
+    pub fn handle_address_solicit_response(
+        &mut self,
+        now: Instant,
+        rng: &mut Rng,
+        message_id: u16,
+        status: u8,
+        rloc16: Option<u16>,
+        router_mask: Option<(u8, RouterIdSet)>,
+        send: &mut dyn FnMut(MleCommand),
+    ) {
+        if self.address_solicit_pending.map(|(id, _)| id) != Some(message_id) {
+            return;
+        }
+        self.address_solicit_pending = None;
+        let (0, Some(rloc16)) = (status, rloc16) else {
+            return;
+        };
+        if self.role != Role::Child {
+            return;
+        }
+        let router_id = router_id_of(rloc16);
+        let former_parent = self.parent.take();
+        self.previous_parent = former_parent.map(|p| p.ext_addr);
+        self.rloc16 = ShortAddress(router_rloc16(router_id));
+        if let Some((seq, mask)) = router_mask {
+            self.router_id_sequence = seq;
+            self.routers.retain(|r| mask.contains(r.router_id));
+            for id in mask.iter() {
+                if !self.routers.iter().any(|r| r.router_id == id) {
+                    let entry = RouterEntry {
+                        router_id: id,
+                        ext_addr: None,
+                        next_hop: None,
+                        path_cost: MAX_ROUTE_COST,
+                        last_heard: now,
+                        link: None,
+                        advertised_costs: [MAX_ROUTE_COST; 63],
+                    };
+                    let _ = self.routers.push(entry);
+                }
+            }
+        }
+        self.add_own_router_entry(router_id, now);
+        // Our former parent stays our next hop until the link is established.
+        if let Some(p) = former_parent {
+            let pid = router_id_of(p.rloc16);
+            if let Some(r) = self.router_entry_mut(pid) {
+                r.ext_addr = Some(p.ext_addr);
+            }
+        }
+        self.children.clear();
+        self.set_role(Role::Router);
+        self.advertisement.start(now, rng);
+        if let Some(p) = former_parent {
+            let mut challenge = [0u8; 8];
+            rng.fill(&mut challenge);
+            self.pending_link_requests.retain(|(e, _)| *e != p.ext_addr);
+            let _ = self.pending_link_requests.push((
+                p.ext_addr,
+                PendingLinkRequest {
+                    challenge,
+                    deadline: now + self.timing.link_accept_timeout,
+                },
+            ));
+            send(MleCommand::LinkRequest {
+                to: p.ext_addr,
+                challenge,
+            });
+        }
+    }
+
+    fn handle_link_request(
+        &mut self,
+        now: Instant,
+        rng: &mut Rng,
+        rx: &Received<'_>,
+        send: &mut dyn FnMut(MleCommand),
+    ) {
+        if !self.role.is_router_or_leader() {
+            return;
+        }
+        let m = rx.message;
+        let (Some(challenge), Some(source)) = (m.challenge(), m.source_address()) else {
+            self.counters.rx_dropped += 1;
+            return;
+        };
+        if !self.same_partition(m) || child_id_of(source.0) != 0 {
+            return;
+        }
+        let mut ours = [0u8; 8];
+        rng.fill(&mut ours);
+        self.pending_link_requests.retain(|(e, _)| *e != rx.sender);
+        let _ = self.pending_link_requests.push((
+            rx.sender,
+            PendingLinkRequest {
+                challenge: ours,
+                deadline: now + self.timing.link_accept_timeout,
+            },
+        ));
+        self.note_router(now, router_id_of(source.0), rx);
+        send(MleCommand::LinkAcceptAndRequest {
+            to: rx.sender,
+            response: challenge_from(challenge),
+            challenge: ours,
+            link_margin: rx.link_margin,
+        });
+    }
+
+    fn handle_link_accept(
+        &mut self,
+        now: Instant,
+        rx: &Received<'_>,
+        command: Command,
+        send: &mut dyn FnMut(MleCommand),
+    ) {
+        if !self.role.is_router_or_leader() {
+            return;
+        }
+        let m = rx.message;
+        let (Some(response), Some(source)) = (m.response(), m.source_address()) else {
+            self.counters.rx_dropped += 1;
+            return;
+        };
+        let Some(idx) = self
+            .pending_link_requests
+            .iter()
+            .position(|(e, l)| *e == rx.sender && l.challenge[..] == *response)
+        else {
+            self.counters.rx_dropped += 1;
+            return;
+        };
+        self.pending_link_requests.swap_remove(idx);
+        let id = router_id_of(source.0);
+        self.note_router(now, id, rx);
+        if let Some(r) = self.router_entry_mut(id) {
+            let margin_out = m.link_margin().unwrap_or(rx.link_margin);
+            let mut link = r
+                .link
+                .unwrap_or_else(|| Link::new(rx.link_margin, rx.rssi, now));
+            link.link_quality_out = link_quality(margin_out);
+            r.link = Some(link);
+        }
+        self.recompute_routes();
+        if command == Command::LinkAcceptAndRequest {
+            if let Some(challenge) = m.challenge() {
+                send(MleCommand::LinkAccept {
+                    to: rx.sender,
+                    response: challenge_from(challenge),
+                    link_margin: rx.link_margin,
+                });
+            }
+        }
+    }
+
+    /// Records a router of our partition heard directly.
+    fn note_router(&mut self, now: Instant, router_id: u8, rx: &Received<'_>) {
+        if router_id > MAX_ROUTER_ID || Some(router_id) == self.router_id() {
+            return;
+        }
+        // A child of ours that became a router is a child no more.
+        self.children.retain(|c| c.ext_addr != rx.sender);
+        if self.router_entry_mut(router_id).is_none() {
+            let entry = RouterEntry {
+                router_id,
+                ext_addr: Some(rx.sender),
+                next_hop: None,
+                path_cost: MAX_ROUTE_COST,
+                last_heard: now,
+                link: None,
+                advertised_costs: [MAX_ROUTE_COST; 63],
+            };
+            if self.routers.push(entry).is_err() {
+                return;
+            }
+            self.routers.sort_unstable_by_key(|r| r.router_id);
+        }
+        if let Some(r) = self.router_entry_mut(router_id) {
+            r.ext_addr = Some(rx.sender);
+            r.last_heard = now;
+            if let Some(l) = r.link.as_mut() {
+                l.update(rx.link_margin, rx.rssi, now);
+            }
+        }
+    }
+
+    fn same_partition(&self, m: &MleRepr<'_>) -> bool {
+        match (m.leader_data(), self.leader_data) {
+            (Some(theirs), Some(ours)) => theirs.partition_id == ours.partition_id,
+            _ => false,
+        }
+    }
+
+    fn handle_advertisement(
+        &mut self,
+        now: Instant,
+        rng: &mut Rng,
+        rx: &Received<'_>,
+        send: &mut dyn FnMut(MleCommand),
+    ) {
+        let m = rx.message;
+        let (Some(source), Some(ld)) = (m.source_address(), m.leader_data()) else {
+            self.counters.rx_dropped += 1;
+            return;
+        };
+        let ld: LeaderData = ld.into();
+        if child_id_of(source.0) != 0 {
+            return;
+        }
+        let Some(ours) = self.leader_data else { return };
+        if ld.partition_id != ours.partition_id {
+            // Another partition: move to it if it is better (only routers and leaders merge;
+            // children follow when their parent moves).
+            if self.role.is_router_or_leader()
+                && compare_partitions(
+                    &ld,
+                    m.route64().map(|r| r.router_mask.len()).unwrap_or(1),
+                    &ours,
+                    self.routers.len(),
+                ) == core::cmp::Ordering::Greater
+            {
+                self.counters.better_partition_attach_attempts += 1;
+                self.become_detached(now, rng);
+            }
+            return;
+        }
+        let id = router_id_of(source.0);
+        if self.role == Role::Child {
+            if let Some(p) = self.parent.as_mut() {
+                if p.ext_addr == rx.sender {
+                    p.link.update(rx.link_margin, rx.rssi, now);
+                    self.leader_last_heard = now;
+                }
+            }
+            if ld.data_version != ours.data_version
+                || ld.stable_data_version != ours.stable_data_version
+            {
+                self.leader_data = Some(ld);
+            }
+            return;
+        }
+        if !self.role.is_router_or_leader() {
+            return;
+        }
+        self.leader_last_heard = now;
+        self.leader_data = Some(LeaderData { ..ld });
+        self.note_router(now, id, rx);
+        // Apply the router's Route64: its mask (when newer) and its costs.
+        if let Some(route) = m.route64() {
+            let newer = route.id_sequence.wrapping_sub(self.router_id_sequence) as i8 > 0;
+            if newer && self.role != Role::Leader {
+                self.router_id_sequence = route.id_sequence;
+                let own = self.router_id();
+                self.routers.retain(|r| {
+                    route.router_mask.contains(r.router_id) || Some(r.router_id) == own
+                });
+                for rid in route.router_mask.iter() {
+                    if !self.routers.iter().any(|r| r.router_id == rid) {
+                        let entry = RouterEntry {
+                            router_id: rid,
+                            ext_addr: None,
+                            next_hop: None,
+                            path_cost: MAX_ROUTE_COST,
+                            last_heard: now,
+                            link: None,
+                            advertised_costs: [MAX_ROUTE_COST; 63],
+                        };
+                        let _ = self.routers.push(entry);
+                    }
+                }
+                self.routers.sort_unstable_by_key(|r| r.router_id);
+            }
+            let own = self.router_id();
+            if let Some(r) = self.router_entry_mut(id) {
+                r.advertised_costs = [MAX_ROUTE_COST; 63];
+                for (rid, data) in route.routes() {
+                    if let Some(slot) = r.advertised_costs.get_mut(rid as usize) {
+                        *slot = if data.route_cost() == 0 {
+                            MAX_ROUTE_COST
+                        } else {
+                            data.route_cost()
+                        };
+                    }
+                    // Its view of our link gives our outgoing link quality.
+                    if Some(rid) == own {
+                        if let Some(l) = r.link.as_mut() {
+                            l.link_quality_out = data.link_quality_in();
+                        }
+                    }
+                }
+                // The advertiser itself is at cost 0 from itself.
+                if let Some(slot) = r.advertised_costs.get_mut(id as usize) {
+                    *slot = 0;
+                }
+            }
+        }
+        // A router of our partition we have no link with: ask for one.
+        let linked = self
+            .routers
+            .iter()
+            .any(|r| r.router_id == id && r.link.is_some());
+        let pending = self
+            .pending_link_requests
+            .iter()
+            .any(|(e, _)| *e == rx.sender);
+        if !linked && !pending && link_quality(rx.link_margin) > 0 {
+            let mut challenge = [0u8; 8];
+            rng.fill(&mut challenge);
+            let _ = self.pending_link_requests.push((
+                rx.sender,
+                PendingLinkRequest {
+                    challenge,
+                    deadline: now + self.timing.link_accept_timeout,
+                },
+            ));
+            send(MleCommand::LinkRequest {
+                to: rx.sender,
+                challenge,
+            });
+        }
+        if self.recompute_routes() {
+            self.advertisement.start(now, rng);
+        }
+    }
+
+    /// Distance-vector update: cost to each router = min over neighbours of link cost +
+    /// the neighbour's advertised cost (OpenThread `UpdateRoutes`). True when a route changed.
+    fn recompute_routes(&mut self) -> bool {
+        let own = self.router_id();
+        let neighbors: Vec<(u8, u8, [u8; 63]), 63> = self
+            .routers
+            .iter()
+            .filter_map(|r| r.link.map(|l| (r.router_id, l.cost(), r.advertised_costs)))
+            .collect();
+        let mut changed = false;
+        for r in self.routers.iter_mut() {
+            if Some(r.router_id) == own {
+                continue;
+            }
+            let mut best: (u8, Option<u8>) = (MAX_ROUTE_COST, None);
+            for (nid, link_cost, adv) in &neighbors {
+                let via = if *nid == r.router_id {
+                    0
+                } else {
+                    adv.get(r.router_id as usize)
+                        .copied()
+                        .unwrap_or(MAX_ROUTE_COST)
+                };
+                let cost = link_cost.saturating_add(via);
+                if cost < best.0 {
+                    best = (cost, Some(*nid));
+                }
+            }
+            if (r.path_cost, r.next_hop) != best {
+                r.path_cost = best.0;
+                r.next_hop = best.1;
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// Links and children not heard for their timeouts are dropped.
+    fn expire_neighbors(&mut self, now: Instant) {
+        let age = self.timing.max_neighbor_age;
+        let mut changed = false;
+        for r in self.routers.iter_mut() {
+            if let Some(l) = r.link {
+                if now.since(l.last_heard) > age {
+                    r.link = None;
+                    changed = true;
+                }
+            }
+        }
+        self.children
+            .retain(|c| now.since(c.link.last_heard) <= Duration::from_secs(c.timeout_s as u64));
+        if changed {
+            self.recompute_routes();
+        }
+    }
+
+    /// Something was heard from `sender` (any frame): keeps links and children alive.
+    pub fn heard(&mut self, now: Instant, sender: ExtAddress, link_margin: u8, rssi: i16) {
+        for r in self.routers.iter_mut() {
+            if r.ext_addr == Some(sender) {
+                if let Some(l) = r.link.as_mut() {
+                    l.update(link_margin, rssi, now);
+                }
+            }
+        }
+        for c in self.children.iter_mut() {
+            if c.ext_addr == sender {
+                c.link.update(link_margin, rssi, now);
+            }
+        }
+        if let Some(p) = self.parent.as_mut() {
+            if p.ext_addr == sender {
+                p.link.update(link_margin, rssi, now);
+            }
+        }
+    }
+
+    /// The extended address behind a short address (router, child or parent), for MAC security.
+    pub fn ext_address_of(&self, short: u16) -> Option<ExtAddress> {
+        if child_id_of(short) == 0 {
+            if let Some(r) = self
+                .routers
+                .iter()
+                .find(|r| router_rloc16(r.router_id) == short)
+            {
+                return r.ext_addr;
+            }
+        }
+        if let Some(c) = self.children.iter().find(|c| c.rloc16 == short) {
+            return Some(c.ext_addr);
+        }
+        self.parent
+            .filter(|p| p.rloc16 == short)
+            .map(|p| p.ext_addr)
+    }
+
+    /// Next-hop RLOC16 towards `dst` (an RLOC16), and the path cost: ourselves, our child,
+    /// our parent (as a child everything goes to the parent), or a router by the router table.
+    pub fn next_hop(&self, dst: u16) -> Option<(u16, u8)> {
+        if dst == self.rloc16.0 {
+            return Some((dst, 0));
+        }
+        match self.role {
+            Role::Child => self.parent.map(|p| (p.rloc16, 1)),
+            Role::Router | Role::Leader => {
+                if let Some(c) = self.children.iter().find(|c| c.rloc16 == dst) {
+                    return Some((c.rloc16, 1));
+                }
+                let rid = router_id_of(dst);
+                let extra = if child_id_of(dst) != 0 { 1 } else { 0 };
+                let r = self.routers.iter().find(|r| r.router_id == rid)?;
+                let hop = r.next_hop?;
+                if r.path_cost >= MAX_ROUTE_COST {
+                    return None;
+                }
+                Some((router_rloc16(hop), r.path_cost + extra))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// OpenThread 1.1's partition comparison: higher weight wins, then a partition with more
+/// than one router beats a singleton, then the higher partition id.
+pub fn compare_partitions(
+    a: &LeaderData,
+    a_routers: usize,
+    b: &LeaderData,
+    b_routers: usize,
+) -> core::cmp::Ordering {
+    use core::cmp::Ordering;
+    match a.weighting.cmp(&b.weighting) {
+        Ordering::Equal => {}
+        o => return o,
+    }
+    match ((a_routers > 1) as u8).cmp(&((b_routers > 1) as u8)) {
+        Ordering::Equal => {}
+        o => return o,
+    }
+    a.partition_id.cmp(&b.partition_id)
+}
+
+/// OpenThread's parent choice: better two-way link quality, then higher parent priority,
+/// then more LQ3 links, then more active routers.
+fn is_better_parent(a: &ParentCandidate, b: &ParentCandidate) -> bool {
+    let key = |c: &ParentCandidate| {
+        (
+            c.link_quality,
+            c.connectivity.parent_priority(),
+            c.connectivity.link_quality_3,
+            c.connectivity.active_routers,
+        )
+    };
+    key(a) > key(b)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::vec::Vec;
+    use std::vec::Vec as StdVec;
 
-    fn run_until(mle: &mut Mle, rng: &mut Rng, until: Instant) -> Vec<(Instant, MleCommand)> {
-        let mut sent = Vec::new();
+    fn run_until(mle: &mut Mle, rng: &mut Rng, until: Instant) -> StdVec<(Instant, MleCommand)> {
+        let mut sent = StdVec::new();
         while let Some(at) = mle.poll_at() {
             if at > until {
                 break;
@@ -335,7 +1594,7 @@ mod tests {
         assert_eq!(mle.role(), Role::Detached);
         assert!(mle.is_single());
         let sent = run_until(&mut mle, &mut rng, Instant::from_millis(60_000));
-        let prs: Vec<_> = sent
+        let prs: StdVec<_> = sent
             .iter()
             .filter(|(_, c)| matches!(c, MleCommand::ParentRequest { .. }))
             .collect();
@@ -363,6 +1622,10 @@ mod tests {
             sent.iter().any(|(_, c)| *c == MleCommand::Advertisement),
             "a leader advertises"
         );
+        assert!(
+            sent.iter().any(|(_, c)| *c == MleCommand::DataResponse),
+            "a new leader announces its network data"
+        );
         mle.stop();
         assert_eq!(mle.role(), Role::Disabled);
         assert_eq!(mle.poll_at(), None);
@@ -379,5 +1642,51 @@ mod tests {
         };
         assert_eq!(lead(5), lead(5));
         assert_ne!(lead(5).partition_id, lead(6).partition_id);
+    }
+
+    #[test]
+    fn partition_comparison_follows_openthread_1_1() {
+        let ld = |w, id| LeaderData {
+            partition_id: id,
+            weighting: w,
+            data_version: 0,
+            stable_data_version: 0,
+            leader_router_id: 0,
+        };
+        use core::cmp::Ordering::*;
+        assert_eq!(
+            compare_partitions(&ld(65, 1), 1, &ld(64, 9), 5),
+            Greater,
+            "weight first"
+        );
+        assert_eq!(
+            compare_partitions(&ld(64, 1), 2, &ld(64, 9), 1),
+            Greater,
+            "then non-singleton"
+        );
+        assert_eq!(
+            compare_partitions(&ld(64, 9), 1, &ld(64, 1), 1),
+            Greater,
+            "then partition id"
+        );
+        assert_eq!(compare_partitions(&ld(64, 9), 2, &ld(64, 9), 2), Equal);
+    }
+
+    #[test]
+    fn link_quality_and_cost_tables() {
+        assert_eq!(
+            [
+                link_quality(21),
+                link_quality(20),
+                link_quality(11),
+                link_quality(3),
+                link_quality(2)
+            ],
+            [3, 2, 2, 1, 0]
+        );
+        assert_eq!(
+            [link_cost(3), link_cost(2), link_cost(1), link_cost(0)],
+            [1, 2, 4, 16]
+        );
     }
 }

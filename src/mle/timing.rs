@@ -5,8 +5,8 @@
 //! - [`Timing::lora`]: the same timers stretched where they wait for radio traffic. A 127-byte
 //!   frame takes 4.3 ms on 802.15.4 and 210 ms at SF7/BW125, so a window that must hold the
 //!   answers of several routers grows with the frame time. Timers that measure liveness (child
-//!   timeout, router age, network id timeout) keep Thread's values: they are already many
-//!   seconds, far above any frame time.
+//!   timeout, router age, network id timeout, router selection jitter) keep Thread's values:
+//!   they are already many seconds, far above any frame time.
 
 use crate::time::Duration;
 
@@ -27,6 +27,17 @@ pub struct Timing {
     pub network_id_timeout: Duration,
     /// Router entries expire after this long unheard (Thread: 100 s).
     pub max_neighbor_age: Duration,
+    /// A router answers a Parent Request after a random delay up to this (OpenThread: 500 ms
+    /// for a request to routers), so several routers' answers do not collide.
+    pub parent_response_max_delay: Duration,
+    /// Wait for the Child ID Response before attaching again.
+    pub child_id_response_timeout: Duration,
+    /// Wait for Link Accept after a Link Request.
+    pub link_accept_timeout: Duration,
+    /// Wait for the leader's answer to Address Solicit before trying again.
+    pub address_solicit_timeout: Duration,
+    /// Random delay before a new child asks to become a router (Thread: 120 s).
+    pub router_selection_jitter: Duration,
 }
 
 impl Timing {
@@ -41,6 +52,11 @@ impl Timing {
             trickle_imax: Duration::from_secs(32),
             network_id_timeout: Duration::from_secs(120),
             max_neighbor_age: Duration::from_secs(100),
+            parent_response_max_delay: Duration::from_millis(500),
+            child_id_response_timeout: Duration::from_millis(1250),
+            link_accept_timeout: Duration::from_millis(1000),
+            address_solicit_timeout: Duration::from_secs(5),
+            router_selection_jitter: Duration::from_secs(120),
         }
     }
 
@@ -72,6 +88,20 @@ impl Timing {
             trickle_imax: t.trickle_imax,
             network_id_timeout: t.network_id_timeout,
             max_neighbor_age: t.max_neighbor_age,
+            // Answers must land inside the requester's window (750 ms + 8 frames).
+            parent_response_max_delay: Duration::from_millis(
+                t.parent_response_max_delay.millis() + 6 * ft,
+            ),
+            // A parent may wait for its duty cycle and its own queue: a few frames more.
+            child_id_response_timeout: Duration::from_millis(
+                t.child_id_response_timeout.millis() + 8 * ft,
+            ),
+            link_accept_timeout: Duration::from_millis(t.link_accept_timeout.millis() + 8 * ft),
+            // Two hops or more each way through the mesh.
+            address_solicit_timeout: Duration::from_millis(
+                t.address_solicit_timeout.millis() + 16 * ft,
+            ),
+            router_selection_jitter: t.router_selection_jitter,
         }
     }
 }
