@@ -738,9 +738,10 @@ impl Mac {
         match radio.transmit(now, &c.frame) {
             Ok(()) => {}
             Err(RadioError::Busy) => {
-                // The radio is still finishing something: try again after a short wait.
+                // The radio is still finishing something (a lost TxDone): try again after
+                // about one frame's airtime rather than spinning.
                 self.counters.tx_err_abort += 1;
-                c.not_before = now + Duration::from_millis(1);
+                c.not_before = now + Duration::from_millis(airtime.millis().max(1));
                 return None;
             }
             Err(_) => {

@@ -15,8 +15,9 @@
 //!
 //! The clock starts at the sender's `TxDone`, which is also when the receiver's `Received`
 //! arrives (the same end of the same packet). The turnaround gives the sender's radio time to
-//! return to receive; the margin absorbs poll latency and the receiver's decryption. At SF7/BW125
-//! a 3-byte ack takes 26 ms, so the wait is 96 ms; at SF12/BW125 it is 1 s.
+//! return to receive; the margin absorbs poll latency and the receiver's decryption. With an
+//! 8-symbol preamble and CR 4/5, a 3-byte ack takes 31 ms at SF7/BW125 (wait 101 ms) and 828 ms
+//! at SF12/BW125 (wait 898 ms).
 
 use crate::radio::airtime::LoRaModulation;
 use crate::radio::duty_cycle::DutyCycleRegion;
