@@ -6,9 +6,12 @@
 
 use heapless::Vec;
 
+use crate::lowpan::fragmentation::Fragmenter;
+use crate::lowpan::reassembly::Reassembler;
 use crate::mac::{self, Mac, MacConfig, NeighborLookup, TxRequest};
 use crate::mle::frames::{self, Context, Outgoing, RxError};
 use crate::mle::{LeaderData, Mle, MleCommand, Received, Role, Timing};
+use crate::radio::MAX_FRAME_LEN;
 use crate::radio::{LoRaConfig, Radio};
 use crate::rand::Rng;
 use crate::time::{Duration, Instant};
@@ -16,6 +19,7 @@ use crate::wire::coap::{self, MessageType};
 use crate::wire::ieee802154::Address;
 use crate::wire::mle::MleRepr;
 use crate::wire::security::FrameCounterTable;
+use crate::wire::sixlowpan::{self, FramePayload, LinkAddress, MeshHeaderPacket, MeshHeaderRepr};
 use crate::wire::tmf::{self, TmfRepr, TMF_PORT};
 use crate::wire::{ExtAddress, Ipv6Address, PanId, ShortAddress};
 
@@ -66,13 +70,47 @@ pub struct NodeConfig {
 }
 
 /// Counters of what the layers above the MAC dropped.
+/// Why a datagram could not be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// No route to the destination (unknown locator, ML-EID without address query).
+    NoRoute,
+    /// Not a datagram this node can compress (or larger than 1280 bytes).
+    Malformed,
+    /// The MAC's queue is full.
+    QueueFull,
+}
+
+/// Room for the MAC payload in one LoRa frame: 125 bytes less the data-frame header (frame
+/// control 2, sequence 1, PAN 2, addresses) and, when secured, the auxiliary security header
+/// (key id mode 1: 6) and the MIC (4).
+pub fn mac_payload_budget(dst: Address, src_short: bool, secure: bool) -> usize {
+    let dst_len = match dst {
+        Address::Short(_) => 2,
+        Address::Extended(_) => 8,
+    };
+    let src_len = if src_short { 2 } else { 8 };
+    let security = if secure { 6 + 4 } else { 0 };
+    MAX_FRAME_LEN - (2 + 1 + 2 + dst_len + src_len) - security
+}
+
+/// Hops left OpenThread 1.1 puts in a mesh header it originates (thread11-line.pcap frames
+/// 40, 91, 103: 19, then 18 after one hop), whatever the path cost.
+pub const MESH_HEADER_HOPS_LEFT: u8 = 19;
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RxDropCounters {
     /// MLE messages that failed MIC, key or replay checks.
     pub mle_security: u32,
     pub malformed: u32,
-    /// Valid frames this node does not handle yet (fragments, mesh-header forwarding, sockets).
+    /// Valid frames this node does not handle yet (datagrams for sockets, ICMPv6).
     pub not_handled: u32,
+    /// Mesh-header frames whose hops ran out, or with no route onwards.
+    pub forward_failed: u32,
+    /// Frames forwarded along the mesh.
+    pub forwarded: u32,
+    /// Messages the node could not build (missing state, oversized).
+    pub build_failed: u32,
 }
 
 /// What the platform should know after a poll.
@@ -122,6 +160,8 @@ pub struct Node {
     /// The leader's network data (the Network Data TLV), empty until network data exists.
     network_data: Vec<u8, 254>,
     drops: RxDropCounters,
+    datagram_tag: u16,
+    reassembler: Reassembler<2>,
 }
 
 impl Node {
@@ -143,6 +183,11 @@ impl Node {
             ml_eid_iid,
             network_data: Vec::new(),
             drops: RxDropCounters::default(),
+            datagram_tag: mac_seed as u16,
+            // A 1280-byte datagram is 13 frames; give it that many frame times and more.
+            reassembler: Reassembler::new(Duration::from_millis(
+                config.timing.frame_time.millis() * 40 + 2000,
+            )),
         }
     }
 
@@ -346,10 +391,102 @@ impl Node {
             mac_frame_counter: self.mac.frame_counter(),
             network_data: &self.network_data,
         };
-        let Ok(out) = frames::build(&ctx, &mut self.security, &self.mle, command) else {
-            return;
+        match frames::build(&ctx, &mut self.security, &self.mle, command) {
+            Ok(frames::Built::Frame(out)) => self.enqueue(now, &out),
+            Ok(frames::Built::Datagram(d)) => {
+                let _ = self.send_ip(now, &d);
+            }
+            Err(_) => self.drops.build_failed += 1,
+        }
+    }
+
+    /// The RLOC16 an IPv6 destination lives at, when the address says so: a mesh-local
+    /// locator (RLOC, or the leader ALOC).
+    fn locator_of(&self, dst: &Ipv6Address) -> Option<u16> {
+        let iid = dst.iid();
+        if dst.prefix64() != self.config.identity.mesh_local_prefix
+            || iid[..6] != [0, 0, 0, 0xff, 0xfe, 0]
+        {
+            return None;
+        }
+        let loc = u16::from_be_bytes([iid[6], iid[7]]);
+        if loc == 0xfc00 {
+            return self.mle.leader_rloc16();
+        }
+        Some(loc)
+    }
+
+    /// Routes an IPv6 datagram: to a neighbour by its link-local address, to a link-local
+    /// multicast group, or through the mesh to a locator (mesh header when the next hop is not
+    /// the destination), compressed and fragmented to fit LoRa frames, MAC-secured.
+    pub fn send_ip(&mut self, now: Instant, datagram: &[u8]) -> Result<(), SendError> {
+        let p =
+            crate::wire::ipv6::Packet::new_checked(datagram).map_err(|_| SendError::Malformed)?;
+        let dst = p.dst_addr();
+        let own = self.mle.rloc16();
+        let attached = own != ShortAddress::INVALID;
+        let link_src = if attached {
+            LinkAddress::Short(own)
+        } else {
+            LinkAddress::Extended(self.config.ext_addr)
         };
-        self.enqueue(now, &out);
+        let (mac_dst, mesh) = if dst.is_link_local() {
+            (Address::Extended(ExtAddress::from_iid(dst.iid())), None)
+        } else if dst.is_multicast() && dst.0[1] == 0x02 {
+            (Address::Short(ShortAddress::BROADCAST), None)
+        } else if let Some(rloc16) = self.locator_of(&dst) {
+            if rloc16 == own.0 {
+                return Err(SendError::NoRoute);
+            }
+            let (next_hop, _) = self.mle.next_hop(rloc16).ok_or(SendError::NoRoute)?;
+            let mesh = (next_hop != rloc16).then(|| {
+                MeshHeaderRepr::new(
+                    MESH_HEADER_HOPS_LEFT,
+                    LinkAddress::Short(own),
+                    LinkAddress::Short(ShortAddress(rloc16)),
+                )
+            });
+            (Address::Short(ShortAddress(next_hop)), mesh)
+        } else {
+            // ML-EIDs need address query (a/aq), not implemented yet; realm-local multicast
+            // needs MPL forwarding.
+            return Err(SendError::NoRoute);
+        };
+        let link_dst = match mac_dst {
+            Address::Short(s) => LinkAddress::Short(s),
+            Address::Extended(e) => LinkAddress::Extended(e),
+        };
+        self.datagram_tag = self.datagram_tag.wrapping_add(1);
+        let secure = true;
+        let max_payload = mac_payload_budget(mac_dst, attached, secure);
+        let mut fragmenter = Fragmenter::new(
+            datagram,
+            &link_src,
+            &link_dst,
+            mesh,
+            &self.security.contexts,
+            self.datagram_tag,
+            max_payload,
+        )
+        .map_err(|_| SendError::Malformed)?;
+        let mut frame = [0u8; MAX_FRAME_LEN];
+        while let Some(n) = fragmenter
+            .next_frame(&mut frame)
+            .map_err(|_| SendError::Malformed)?
+        {
+            self.mac
+                .enqueue(
+                    now,
+                    &TxRequest {
+                        dst: mac_dst,
+                        src_short: attached,
+                        secure,
+                        payload: &frame[..n],
+                    },
+                )
+                .map_err(|_| SendError::QueueFull)?;
+        }
+        Ok(())
     }
 
     fn enqueue(&mut self, now: Instant, out: &Outgoing) {
@@ -366,8 +503,67 @@ impl Node {
     }
 
     fn handle_frame(&mut self, now: Instant, f: &RxFrame) {
-        let datagram = match frames::parse_lowpan(&self.security.contexts, f.src, f.dst, &f.payload)
-        {
+        if let Some(ext) = f.src_ext {
+            self.mle.heard(now, ext, f.link_margin, f.rssi);
+        }
+        // A mesh header for someone else: forward it, hop count decremented.
+        if f.payload.first().is_some_and(|b| b & 0xc0 == 0x80) {
+            let Ok(m) = MeshHeaderPacket::new_checked(&f.payload[..])
+                .and_then(|p| MeshHeaderRepr::parse(&p).map(|r| (r, p.header_len())))
+            else {
+                self.drops.malformed += 1;
+                return;
+            };
+            let (mesh, header_len) = m;
+            if let LinkAddress::Short(final_dst) = mesh.final_destination {
+                if final_dst != self.mle.rloc16() {
+                    self.forward(now, mesh, &f.payload[header_len..]);
+                    return;
+                }
+            }
+        }
+        let mac_src = match f.src {
+            Address::Short(s) => LinkAddress::Short(s),
+            Address::Extended(e) => LinkAddress::Extended(e),
+        };
+        let mac_dst = match f.dst {
+            Address::Short(s) => LinkAddress::Short(s),
+            Address::Extended(e) => LinkAddress::Extended(e),
+        };
+        let Ok(lowpan) =
+            sixlowpan::FrameRepr::parse(&f.payload, &mac_src, &mac_dst, &self.security.contexts)
+        else {
+            self.drops.malformed += 1;
+            return;
+        };
+        let mut buf = [0u8; 1280];
+        let datagram: &[u8] = if lowpan.fragment.is_some() {
+            match self.reassembler.process(now, &mac_src, &lowpan) {
+                Ok(Some(d)) => {
+                    let n = d.len().min(buf.len());
+                    buf[..n].copy_from_slice(&d[..n]);
+                    &buf[..n]
+                }
+                Ok(None) => return,
+                Err(_) => {
+                    self.drops.malformed += 1;
+                    return;
+                }
+            }
+        } else {
+            let FramePayload::Iphc { header, payload } = &lowpan.payload else {
+                self.drops.malformed += 1;
+                return;
+            };
+            match header.decompress(payload, None, &mut buf) {
+                Ok(n) => &buf[..n],
+                Err(_) => {
+                    self.drops.malformed += 1;
+                    return;
+                }
+            }
+        };
+        let datagram = match frames::Datagram::from_ipv6(datagram) {
             Ok(d) => d,
             Err(RxError::NotHandled) => {
                 self.drops.not_handled += 1;
@@ -378,13 +574,45 @@ impl Node {
                 return;
             }
         };
-        if let Some(ext) = f.src_ext {
-            self.mle.heard(now, ext, f.link_margin, f.rssi);
-        }
         match datagram.udp {
             Some((_, crate::wire::mle_security::UDP_PORT, _)) => self.handle_mle(now, f, &datagram),
             Some((_, TMF_PORT, start)) => self.handle_tmf(now, &datagram, start),
             _ => self.drops.not_handled += 1,
+        }
+    }
+
+    /// Sends a mesh-header frame on towards its final destination.
+    fn forward(&mut self, now: Instant, mut mesh: MeshHeaderRepr, rest: &[u8]) {
+        let LinkAddress::Short(final_dst) = mesh.final_destination else {
+            self.drops.forward_failed += 1;
+            return;
+        };
+        if !self.mle.role().is_router_or_leader() || mesh.hops_left <= 1 {
+            self.drops.forward_failed += 1;
+            return;
+        }
+        let Some((next_hop, _)) = self.mle.next_hop(final_dst.0) else {
+            self.drops.forward_failed += 1;
+            return;
+        };
+        mesh.hops_left -= 1;
+        let mut frame = [0u8; MAX_FRAME_LEN];
+        let Ok(n) = mesh.emit(&mut frame) else { return };
+        let Some(slot) = frame.get_mut(n..n + rest.len()) else {
+            self.drops.forward_failed += 1;
+            return;
+        };
+        slot.copy_from_slice(rest);
+        let req = TxRequest {
+            dst: Address::Short(ShortAddress(next_hop)),
+            src_short: true,
+            secure: true,
+            payload: &frame[..n + rest.len()],
+        };
+        if self.mac.enqueue(now, &req).is_ok() {
+            self.drops.forwarded += 1;
+        } else {
+            self.drops.forward_failed += 1;
         }
     }
 

@@ -56,6 +56,14 @@ pub struct Context<'a> {
     pub network_data: &'a [u8],
 }
 
+/// What [`build`] produced: an MLE frame for a neighbour or a link-local group, or an IPv6
+/// datagram (TMF) for the node to route through the mesh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Built {
+    Frame(Outgoing),
+    Datagram(Vec<u8, MAX_CONTROL_DATAGRAM>),
+}
+
 /// One frame to hand to the MAC.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
@@ -101,7 +109,7 @@ pub fn build(
     sec: &mut Security,
     mle: &Mle,
     command: &MleCommand,
-) -> Result<Outgoing, Error> {
+) -> Result<Built, Error> {
     let leader_data = mle.leader_data().map(crate::wire::mle::LeaderData::from);
     let need_leader = || leader_data.ok_or(Error::Malformed);
     let source = mle.rloc16();
@@ -125,7 +133,8 @@ pub fn build(
                 SCAN_MASK_ROUTERS
             };
             m = MleRepr::parent_request(MODE_FTD, challenge, scan, THREAD_VERSION_1_1)?;
-            return secure_mle(ctx, sec, &m, None, Ipv6Address::LINK_LOCAL_ALL_ROUTERS);
+            return secure_mle(ctx, sec, &m, None, Ipv6Address::LINK_LOCAL_ALL_ROUTERS)
+                .map(Built::Frame);
         }
         MleCommand::Advertisement => {
             m = MleRepr::advertisement(source, need_leader()?, route64)?;
@@ -242,7 +251,7 @@ pub fn build(
                 token,
                 uri: Some(tmf::uri::ADDRESS_SOLICIT),
             };
-            return tmf_frame(ctx, mle, &coap, &payload, *leader_rloc16);
+            return tmf_datagram(ctx, mle, &coap, &payload, *leader_rloc16).map(Built::Datagram);
         }
         MleCommand::AddressSolicitResponse {
             to_rloc16,
@@ -266,14 +275,14 @@ pub fn build(
                 token,
                 uri: None,
             };
-            return tmf_frame(ctx, mle, &coap, &payload, *to_rloc16);
+            return tmf_datagram(ctx, mle, &coap, &payload, *to_rloc16).map(Built::Datagram);
         }
     }
     let dst_ip = match dst {
         Some(e) => link_local(e),
         None => Ipv6Address::LINK_LOCAL_ALL_NODES,
     };
-    secure_mle(ctx, sec, &m, dst, dst_ip)
+    secure_mle(ctx, sec, &m, dst, dst_ip).map(Built::Frame)
 }
 
 /// Secures an MLE message from our link-local address and frames it: to `dst` (its
@@ -342,14 +351,14 @@ struct CoapHeader<'a> {
     uri: Option<&'a str>,
 }
 
-/// A TMF message from our RLOC to `to_rloc16`'s RLOC, MAC-secured, sent to the next hop.
-fn tmf_frame(
+/// A TMF message from our RLOC to `to_rloc16`'s RLOC (the node routes it, MAC-secured).
+fn tmf_datagram(
     ctx: &Context,
     mle: &Mle,
     h: &CoapHeader,
     tlvs: &TmfRepr,
     to_rloc16: u16,
-) -> Result<Outgoing, Error> {
+) -> Result<Vec<u8, MAX_CONTROL_DATAGRAM>, Error> {
     let mut payload = [0u8; 96];
     let n = tlvs.emit(&mut payload)?;
     let mut req = coap::Repr {
@@ -365,20 +374,10 @@ fn tmf_frame(
     }
     let mut msg = [0u8; 128];
     let len = req.emit(&mut msg)?;
-    let own = mle.rloc16().0;
-    let (next_hop, _) = mle.next_hop(to_rloc16).ok_or(Error::Unsupported)?;
-    let src = rloc_address(ctx.identity, own);
+    let src = rloc_address(ctx.identity, mle.rloc16().0);
     let dst = rloc_address(ctx.identity, to_rloc16);
-    let link_src = LinkAddress::Short(ShortAddress(own));
-    let link_dst = LinkAddress::Short(ShortAddress(next_hop));
-    let contexts = ContextTable::with_mesh_local_prefix(ctx.identity.mesh_local_prefix);
-    // Multi-hop delivery needs the mesh header; routers add it when the next hop is not the
-    // destination (the mesh module's forwarding decides).
-    if next_hop != to_rloc16 {
-        return Err(Error::Unsupported);
-    }
-    let payload = udp_lowpan(
-        &contexts,
+    let mut out = [0u8; MAX_CONTROL_DATAGRAM];
+    let n = udp_datagram(
         TMF_TRAFFIC_CLASS,
         64,
         src,
@@ -386,15 +385,47 @@ fn tmf_frame(
         TMF_PORT,
         TMF_PORT,
         &msg[..len],
-        &link_src,
-        &link_dst,
+        &mut out,
     )?;
-    Ok(Outgoing {
-        dst: Address::Short(ShortAddress(next_hop)),
-        src_short: true,
-        secure: true,
-        payload,
-    })
+    Vec::from_slice(&out[..n]).map_err(|_| Error::Oversized)
+}
+
+/// An IPv6/UDP datagram with its checksum, written into `out`; returns its length.
+#[allow(clippy::too_many_arguments)]
+pub fn udp_datagram(
+    traffic_class: u8,
+    hop_limit: u8,
+    src: Ipv6Address,
+    dst: Ipv6Address,
+    sport: u16,
+    dport: u16,
+    payload: &[u8],
+    out: &mut [u8],
+) -> Result<usize, Error> {
+    let udp_start = ipv6::HEADER_LEN;
+    let udp_len = udp::HEADER_LEN + payload.len();
+    let total = udp_start + udp_len;
+    if total > out.len() || udp_len > u16::MAX as usize {
+        return Err(Error::Oversized);
+    }
+    ipv6::Ipv6Repr {
+        traffic_class,
+        flow_label: 0,
+        payload_len: udp_len as u16,
+        next_header: ipv6::next_header::UDP,
+        hop_limit,
+        src_addr: src,
+        dst_addr: dst,
+    }
+    .emit(out)?;
+    out[udp_start + udp::HEADER_LEN..total].copy_from_slice(payload);
+    let mut u = udp::Packet::new_unchecked(&mut out[udp_start..total]);
+    u.set_src_port(sport);
+    u.set_dst_port(dport);
+    u.set_len(udp_len as u16);
+    u.set_checksum(0);
+    u.fill_checksum(&src, &dst);
+    Ok(total)
 }
 
 /// An IPv6/UDP datagram compressed as OpenThread compresses it.
@@ -412,31 +443,17 @@ fn udp_lowpan(
     link_dst: &LinkAddress,
 ) -> Result<Vec<u8, MAX_MAC_PAYLOAD>, Error> {
     let mut datagram = [0u8; MAX_CONTROL_DATAGRAM];
-    let udp_start = ipv6::HEADER_LEN;
-    let udp_len = udp::HEADER_LEN + payload.len();
-    if udp_start + udp_len > datagram.len() {
-        return Err(Error::Oversized);
-    }
-    ipv6::Ipv6Repr {
+    let n = udp_datagram(
         traffic_class,
-        flow_label: 0,
-        payload_len: udp_len as u16,
-        next_header: ipv6::next_header::UDP,
         hop_limit,
-        src_addr: src,
-        dst_addr: dst,
-    }
-    .emit(&mut datagram)?;
-    datagram[udp_start + udp::HEADER_LEN..udp_start + udp_len].copy_from_slice(payload);
-    {
-        let mut u = udp::Packet::new_unchecked(&mut datagram[udp_start..udp_start + udp_len]);
-        u.set_src_port(sport);
-        u.set_dst_port(dport);
-        u.set_len(udp_len as u16);
-        u.set_checksum(0);
-        u.fill_checksum(&src, &dst);
-    }
-    let datagram = &datagram[..udp_start + udp_len];
+        src,
+        dst,
+        sport,
+        dport,
+        payload,
+        &mut datagram,
+    )?;
+    let datagram = &datagram[..n];
     let (compressed, consumed) = sixlowpan::compress(datagram, link_src, link_dst, contexts)?;
     let mut out = [0u8; MAX_MAC_PAYLOAD];
     let mut pos = compressed.emit(&mut out)?;
@@ -475,7 +492,7 @@ fn to_link(a: Address) -> LinkAddress {
     }
 }
 
-/// Decompresses the 6LoWPAN payload of an unfragmented, mesh-header-free frame.
+/// Decompresses the 6LoWPAN payload of an unfragmented frame (with or without a mesh header).
 pub fn parse_lowpan(
     contexts: &ContextTable,
     mac_src: Address,
@@ -485,7 +502,7 @@ pub fn parse_lowpan(
     let lowpan =
         sixlowpan::FrameRepr::parse(payload, &to_link(mac_src), &to_link(mac_dst), contexts)
             .map_err(|_| RxError::Malformed)?;
-    if lowpan.fragment.is_some() || lowpan.mesh.is_some() {
+    if lowpan.fragment.is_some() {
         return Err(RxError::NotHandled);
     }
     let FramePayload::Iphc {
@@ -499,15 +516,36 @@ pub fn parse_lowpan(
     let n = ip
         .decompress(payload, None, &mut buf)
         .map_err(|_| RxError::Malformed)?;
-    let udp = ip
-        .udp
-        .map(|u| (u.src_port, u.dst_port, ip.uncompressed_len()));
-    Ok(Datagram {
-        bytes: Vec::from_slice(&buf[..n]).map_err(|_| RxError::Malformed)?,
-        src: ip.iphc.src_addr,
-        dst: ip.iphc.dst_addr,
-        udp,
-    })
+    Datagram::from_ipv6(&buf[..n])
+}
+
+impl Datagram {
+    /// Reads the IPv6 and UDP headers of a whole datagram (control-sized: larger ones are
+    /// for the IPv6 service, not here).
+    pub fn from_ipv6(bytes: &[u8]) -> Result<Datagram, RxError> {
+        let p = ipv6::Packet::new_checked(bytes).map_err(|_| RxError::Malformed)?;
+        let ip = ipv6::Ipv6Repr::parse(&p).map_err(|_| RxError::Malformed)?;
+        let udp = if ip.next_header == ipv6::next_header::UDP {
+            let u = udp::Packet::new_checked(p.payload()).map_err(|_| RxError::Malformed)?;
+            if !u.verify_checksum(&ip.src_addr, &ip.dst_addr) {
+                return Err(RxError::Malformed);
+            }
+            Some((
+                u.src_port(),
+                u.dst_port(),
+                ipv6::HEADER_LEN + udp::HEADER_LEN,
+            ))
+        } else {
+            None
+        };
+        let bytes = Vec::from_slice(bytes).map_err(|_| RxError::NotHandled)?;
+        Ok(Datagram {
+            bytes,
+            src: ip.src_addr,
+            dst: ip.dst_addr,
+            udp,
+        })
+    }
 }
 
 /// A verified, decrypted MLE message.
@@ -596,7 +634,7 @@ mod tests {
             network_data: &[],
         };
         let challenge = [0x9d, 0x8a, 0xf1, 0xdf, 0x46, 0x7b, 0xe9, 0xbb];
-        let o = build(
+        let Built::Frame(o) = build(
             &ctx,
             &mut sec,
             &mle,
@@ -605,7 +643,9 @@ mod tests {
                 challenge,
             },
         )
-        .unwrap();
+        .unwrap() else {
+            panic!("a Parent Request is a frame")
+        };
         assert_eq!(o.dst, Address::Short(ShortAddress::BROADCAST));
         assert!(!o.secure);
         assert_eq!(mac_frame(247, ext, &o), hex(OT_PARENT_REQUEST));
@@ -695,7 +735,9 @@ mod tests {
                 mac_frame_counter: 5,
                 network_data: &[],
             };
-            let o = build(&ctx, &mut sec, &mle, &cmd).unwrap();
+            let Built::Frame(o) = build(&ctx, &mut sec, &mle, &cmd).unwrap() else {
+                panic!()
+            };
             let mac_src = Address::Extended(ext);
             let d = parse_lowpan(&sec.contexts, mac_src, o.dst, &o.payload).unwrap();
             let rx = Security::new(&identity);
