@@ -116,6 +116,9 @@ struct Walker {
     coap_requests: HashMap<(Vec<u8>, u16), String>,
     /// Frames and layers covered, by kind.
     kinds: BTreeMap<String, usize>,
+    /// Each layer's bytes as the fuzz target of that parser takes them (see `fuzz/src/lib.rs`
+    /// for the layouts), to seed the fuzzers.
+    seeds: BTreeMap<&'static str, Vec<Vec<u8>>>,
 }
 
 impl Walker {
@@ -127,6 +130,15 @@ impl Walker {
             reassemblers: HashMap::new(),
             coap_requests: HashMap::new(),
             kinds: BTreeMap::new(),
+            seeds: BTreeMap::new(),
+        }
+    }
+
+    fn seed(&mut self, target: &'static str, parts: &[&[u8]]) {
+        let v = self.seeds.entry(target).or_default();
+        let bytes = parts.concat();
+        if !v.contains(&bytes) {
+            v.push(bytes);
         }
     }
 
@@ -159,6 +171,11 @@ impl Walker {
             &header[..hn],
             &body[..frame.header_len()],
         )?;
+
+        self.seed("mac_frame", &[body]);
+        if let Some(at) = frame.aux_security_header_offset() {
+            self.seed("aux_security_header", &[&body[at..frame.header_len()]]);
+        }
 
         let mut plain = body.to_vec();
         let payload_range = match mac.security {
@@ -224,6 +241,18 @@ impl Walker {
         reading: &mut Reading,
     ) -> Result<Vec<u8>, String> {
         let (src, dst) = (link(mac.src_addr)?, link(mac.dst_addr)?);
+        let mut flags = 0u8;
+        let mut addrs = Vec::new();
+        for (bit, a) in [(1u8, src), (2, dst)] {
+            match a {
+                LinkAddress::Short(s) => addrs.extend_from_slice(&s.0.to_be_bytes()),
+                LinkAddress::Extended(x) => {
+                    flags |= bit;
+                    addrs.extend_from_slice(&x.0);
+                }
+            }
+        }
+        self.seed("sixlowpan", &[&[flags], &addrs, payload]);
         let lowpan = e(
             "6LoWPAN",
             LowpanFrameRepr::parse(payload, &src, &dst, &self.contexts),
@@ -293,6 +322,7 @@ impl Walker {
         let p = e("IPv6", ipv6::Packet::new_checked(dgram))?;
         let ip = e("IPv6", Ipv6Repr::parse(&p))?;
         let end = ipv6::HEADER_LEN + usize::from(ip.payload_len);
+        self.seed("ipv6", &[&dgram[..end]]);
         let mut out = vec![0u8; ipv6::HEADER_LEN];
         e("IPv6 emit", ip.emit(&mut out))?;
         let mut next = ip.next_header;
@@ -311,6 +341,8 @@ impl Walker {
         }
         let body = &dgram[at..end];
         let (src, dst) = (ip.src_addr, ip.dst_addr);
+        let target = if next == nh::UDP { "udp" } else { "icmpv6" };
+        self.seed(target, &[&src.0, &dst.0, body]);
         match next {
             nh::UDP => {
                 let up = e("UDP", udp::Packet::new_checked(body))?;
@@ -356,6 +388,10 @@ impl Walker {
         dst: &Ipv6Address,
         reading: &mut Reading,
     ) -> Result<Vec<u8>, String> {
+        self.seed("mle_envelope", &[&src.0, &dst.0, udp_payload]);
+        if let Ok(p) = MlePacket::new_checked(udp_payload) {
+            self.seed("aux_security_header", &[p.aux_security_header_bytes()]);
+        }
         let mut plain = [0u8; ipv6::MIN_MTU];
         let u = e(
             "MLE security",
@@ -363,6 +399,7 @@ impl Walker {
         )?;
         let plain = &plain[..u.len];
         let mle = e("MLE", MleRepr::parse(plain))?;
+        self.seed("mle", &[plain]);
         let mut again = vec![0u8; mle.buffer_len()];
         let n = e("MLE emit", mle.emit(&mut again))?;
         same("MLE", &again[..n], plain)?;
@@ -412,6 +449,7 @@ impl Walker {
     /// A TMF CoAP message and its TLVs.
     fn coap(&mut self, udp_payload: &[u8], reading: &mut Reading) -> Result<Vec<u8>, String> {
         let c = e("CoAP", coap::Repr::parse(udp_payload))?;
+        self.seed("coap", &[udp_payload]);
         let mut out = vec![0u8; c.buffer_len()];
         let n = e("CoAP emit", c.emit(&mut out))?;
         out.truncate(n);
@@ -440,6 +478,7 @@ impl Walker {
         reading.coap_uri = uri;
         if !c.payload.is_empty() {
             let t = e("TMF", TmfRepr::parse(c.payload))?;
+            self.seed("tmf", &[c.payload]);
             let mut tb = vec![0u8; t.buffer_len()];
             let tn = e("TMF emit", t.emit(&mut tb))?;
             same("TMF", &tb[..tn], c.payload)?;
@@ -456,11 +495,47 @@ impl Walker {
     /// A Network Data block: every TLV typed, then emitted back.
     fn network_data(&mut self, nd: &NetworkData) -> Result<(), String> {
         let tlvs: Vec<_> = nd.iter().collect();
+        self.seed("netdata", &[nd.as_bytes()]);
         let mut out = vec![0u8; nd.as_bytes().len()];
         let n = e("Network Data emit", NetworkData::emit_tlvs(&tlvs, &mut out))?;
         same("Network Data", &out[..n], nd.as_bytes())?;
         self.count("Network Data blocks");
         Ok(())
+    }
+}
+
+/// Most seed files per fuzz target: a handful, spread over the captures.
+const SEEDS_PER_TARGET: usize = 8;
+
+/// Write a handful of each target's inputs (evenly spread over what the walk saw) into
+/// `dir/<target>/`, replacing the generated ones. The captures hold no beacon: that seed is a
+/// Thread beacon as OpenThread builds it, made with our emitter (see `BeaconRepr::thread`).
+fn write_seeds(dir: &std::path::Path, mut seeds: BTreeMap<&'static str, Vec<Vec<u8>>>) {
+    let payload = ThreadBeaconPayload {
+        version: ThreadBeaconPayload::PROTOCOL_VERSION,
+        flags: ThreadBeaconPayload::FLAG_NATIVE,
+        network_name: *b"Pymesh\0\0\0\0\0\0\0\0\0\0",
+        extended_pan_id: [0xde, 0xad, 0x00, 0xbe, 0xef, 0x00, 0xca, 0xfe],
+    };
+    let mut pb = [0u8; ThreadBeaconPayload::LEN];
+    payload.emit(&mut pb).expect("beacon payload");
+    let b = BeaconRepr::thread(&pb);
+    let mut bb = vec![0u8; b.buffer_len()];
+    b.emit(&mut bb).expect("beacon");
+    seeds.entry("beacon").or_default().push(bb);
+    for (target, all) in seeds {
+        let d = dir.join(target);
+        std::fs::create_dir_all(&d).expect("seed dir");
+        // Replace the generated seeds; keep `regress-*` (inputs that once failed a target).
+        for f in std::fs::read_dir(&d).expect("seed dir").flatten() {
+            if !f.file_name().to_string_lossy().starts_with("regress-") {
+                std::fs::remove_file(f.path()).expect("old seed");
+            }
+        }
+        let step = all.len().div_ceil(SEEDS_PER_TARGET).max(1);
+        for (i, s) in all.iter().step_by(step).enumerate() {
+            std::fs::write(d.join(format!("{i:02}")), s).expect("seed file");
+        }
     }
 }
 
@@ -486,6 +561,7 @@ fn every_vector_frame_round_trips_and_reads_as_tshark_reads_it() {
     let mut walked = 0;
     let mut failures = Vec::new();
     let mut totals = BTreeMap::<String, usize>::new();
+    let mut seeds = BTreeMap::<&'static str, Vec<Vec<u8>>>::new();
     for name in CAPTURES {
         // A fresh sniffer per capture: the two are separate networks in time.
         let mut w = Walker::new();
@@ -508,6 +584,9 @@ fn every_vector_frame_round_trips_and_reads_as_tshark_reads_it() {
         for (k, v) in w.kinds {
             *totals.entry(k).or_default() += v;
         }
+        for (k, v) in w.seeds {
+            seeds.entry(k).or_default().extend(v);
+        }
     }
     println!("{walked} frames walked; coverage by kind:");
     for (k, v) in &totals {
@@ -518,6 +597,9 @@ fn every_vector_frame_round_trips_and_reads_as_tshark_reads_it() {
         expected.len(),
         "frames in pcaps vs expectation lines"
     );
+    if let Some(dir) = std::env::var_os("PYMESH_DUMP_SEEDS") {
+        write_seeds(std::path::Path::new(&dir), seeds);
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     // The captures exercise every layer; losing one (a frame misclassified and skipped) fails.
     for kind in [
