@@ -25,8 +25,11 @@ use pymesh::wire::tmf::TmfRepr;
 use pymesh::wire::udp::{self, UdpRepr};
 use pymesh::wire::{ExtAddress, Ipv6Address, ShortAddress};
 
+/// A round-trip property over arbitrary bytes.
+pub type Target = fn(&[u8]);
+
 /// Every target, by name: what the fuzz binaries and the stable fallback run.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("mac_frame", mac_frame),
     ("aux_security_header", aux_security_header),
     ("mle_envelope", mle_envelope),
