@@ -1,0 +1,3 @@
+//! Fuzz target: the `netdata` round trip of `pymesh_fuzz` (parse -> emit -> parse, never panic).
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| pymesh_fuzz::netdata(data));
