@@ -696,9 +696,6 @@ fn truncated_mac_frames_are_rejected_typed() {
 }
 
 #[test]
-#[ignore = "core bug: no wire parser checks the frame length against MAX_PSDU (127): \
-            Frame::new_checked, FrameRepr::parse and KeyManager::unsecure_frame accept a \
-            128-byte frame (only radio::transmit limits length, to 125)"]
 fn oversized_mac_frames_are_rejected() {
     let (mut b, src) = mac_secured_frame();
     // Grow the payload past 127 bytes: no 802.15.4 PSDU is that long.

@@ -430,6 +430,10 @@ impl<T: AsRef<[u8]>> Frame<T> {
     /// The header (addressing fields, auxiliary security header) and the MIC the security
     /// level announces must fit in the buffer; reserved encodings are `Unsupported`.
     pub fn check_len(&self) -> Result<()> {
+        // A frame without its FCS is at most aMaxPHYPacketSize less the FCS.
+        if self.buffer.as_ref().len() > MAX_PSDU - FCS_LEN {
+            return Err(Error::Oversized);
+        }
         let l = layout(self.buffer.as_ref())?;
         if self.buffer.as_ref().len() < l.header_len + l.mic_len {
             return Err(Error::Truncated);
