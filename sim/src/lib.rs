@@ -9,3 +9,4 @@
 pub mod air;
 pub mod medium;
 pub mod pcap;
+pub mod sx127x_emulator;
