@@ -316,6 +316,7 @@ struct Core {
     rises_pending: u32,
     spi_fail: bool,
     stall_tx: bool,
+    version_override: Option<u8>,
     violations: Vec<String>,
 }
 
@@ -346,6 +347,7 @@ impl Core {
             rises_pending: 0,
             spi_fail: false,
             stall_tx: false,
+            version_override: None,
             violations: Vec::new(),
         }
     }
@@ -376,6 +378,9 @@ impl Core {
     fn power_on_reset(&mut self) {
         let chip = self.chip;
         self.regs = reset_registers(chip);
+        if let Some(v) = self.version_override {
+            self.regs[REG_VERSION as usize] = v;
+        }
         self.fsk_page = [0; 128];
         self.fifo = [0; FIFO_LEN];
         self.tx = None;
@@ -814,6 +819,12 @@ impl Sx127xEmulator {
     /// Makes every SPI transaction fail (a disconnected bus).
     pub fn set_spi_failure(&self, fail: bool) {
         self.core().spi_fail = fail;
+    }
+
+    /// Makes RegVersion read `version` from the next reset on (another chip of the family, or a
+    /// part that is not what the board says).
+    pub fn set_version(&self, version: u8) {
+        self.core().version_override = Some(version);
     }
 
     /// Keeps transmissions from ever completing (a PA or PLL fault).
