@@ -13,3 +13,4 @@ pub mod des;
 pub mod medium;
 pub mod pcap;
 pub mod scenario;
+pub mod sx127x_emulator;

@@ -7,6 +7,7 @@
 pub mod airtime;
 pub mod duty_cycle;
 pub mod region;
+pub mod sx127x;
 
 use crate::time::Instant;
 pub use region::LoRaConfig;
