@@ -954,4 +954,30 @@ pub(crate) mod tests {
         assert_eq!(nd.set(1, 1, &[0u8; 256]), Err(Error::Oversized));
         assert_eq!(nd, before);
     }
+
+    #[test]
+    fn random_images_never_panic() {
+        let mut rng = crate::rand::Rng::new(7);
+        let mut leader = leader::Leader::new(0, 0);
+        let mut buf = [0u8; 96];
+        let dst = Ipv6Address::parse("fd00::1").unwrap();
+        for i in 0..20000u32 {
+            let len = rng.range_u32(0, buf.len() as u32) as usize;
+            for b in buf.iter_mut().take(len) {
+                // Small values make plausible types and lengths.
+                *b = rng.range_u32(0, 24) as u8;
+            }
+            if let Ok(nd) = NetworkData::from_bytes(1, 2, &buf[..len]) {
+                let mut s = String::new();
+                nd.show(&mut s).unwrap();
+                let sub = nd.stable_subset();
+                NetworkData::from_bytes(1, 2, sub.as_bytes()).unwrap();
+                let _ = nd.border_router_for(&dst, |_| 1);
+                let _ = nd.context_for_address(&dst);
+            }
+            let rloc = ShortAddress((i % 4) as u16 * 0x400);
+            let _ = leader.register_server_data(rloc, &buf[..len], crate::time::Instant(0));
+            NetworkData::from_bytes(0, 0, leader.network_data().as_bytes()).unwrap();
+        }
+    }
 }
