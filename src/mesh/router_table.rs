@@ -684,3 +684,594 @@ impl RouterTable {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::mle::{MleRepr, MleTlv};
+    use std::vec::Vec as StdVec;
+
+    fn t(s: u64) -> Instant {
+        Instant::from_millis(s * 1000)
+    }
+
+    fn ext(n: u8) -> ExtAddress {
+        ExtAddress([n; 8])
+    }
+
+    fn hex(s: &str) -> StdVec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn mask_of(ids: &[u8]) -> RouterIdSet {
+        let mut m = RouterIdSet::default();
+        for id in ids {
+            m.insert(*id);
+        }
+        m
+    }
+
+    /// A quality-3 link with `id`, established as after Link Request / Link Accept.
+    fn link_up(table: &mut RouterTable, id: u8, ext_addr: ExtAddress, now: Instant) {
+        assert!(table.update_link(id, ext_addr, -20, 80, now));
+        assert!(table.establish_link(id, ext_addr, 3, now));
+    }
+
+    // Decrypted MLE payloads of thread11-line.pcap Advertisements (`tshark -x`, "Decrypted MLE
+    // payload"): routers 48 (leader, node 1), 30 (node 2) and 20 (node 3) in a line
+    // 48 — 30 — 20, all links quality 3.
+    /// Frame 132: router 30 (0x7800), id sequence 143.
+    const ADV_FRAME_132: &str = "04000278000b087803c589403ebe30090c8f0000080200008000f101f1";
+    /// Frame 175: router 20 (0x5000), id sequence 143.
+    const ADV_FRAME_175: &str = "04000250000b087803c589403ebe30090c8f000008020000800001f102";
+    /// Frame 176: the leader 48 (0xc000), id sequence 144.
+    const ADV_FRAME_176: &str = "040002c0000b087803c589403ebe30090c90000008020000800002f101";
+
+    fn route64_of(payload: &[u8]) -> Route64<'_> {
+        MleRepr::parse(payload).unwrap().route64().unwrap()
+    }
+
+    /// Our Route64 TLV emitted, and the TLV bytes as they sit in the captured payload.
+    fn assert_same_tlv_bytes(ours: &Route64Data, payload: &[u8]) {
+        let mut buf = [0u8; 64];
+        let n = MleTlv::Route64(ours.as_route64()).emit(&mut buf).unwrap();
+        let at = payload
+            .windows(2)
+            .position(|w| w[0] == 9 && usize::from(w[1]) + 2 == n)
+            .expect("Route64 TLV in the capture");
+        assert_eq!(&buf[..n], &payload[at..at + n]);
+    }
+
+    #[test]
+    fn leader_route64_matches_frame_176() {
+        let adv30 = hex(ADV_FRAME_132);
+        let mut rng = Rng::new(1);
+        let mut table = RouterTable::new();
+        table.set_id_sequence(140, t(0));
+        assert_eq!(table.allocate(Some(48), t(0), &mut rng), Some(48));
+        table.set_own_id(Some(48));
+        assert_eq!(
+            table.allocate_for(ext(2), Some(30), t(10), &mut rng),
+            Some(30)
+        );
+        assert_eq!(
+            table.allocate_for(ext(3), Some(20), t(30), &mut rng),
+            Some(20)
+        );
+        assert_eq!(table.id_sequence(), 143);
+        link_up(&mut table, 30, ext(2), t(31));
+        let up = table.update_from_route64(30, &route64_of(&adv30), t(103));
+        // Same sequence: the set stays; 30 gives us the route to 20.
+        assert!(!up.id_set_changed && !up.neighbor_not_linked && up.routes_changed);
+        assert_eq!(table.next_hop_and_cost(20), (Some(30), 2));
+        assert_eq!(
+            table.get(20).map(|e| (e.next_hop, e.cost)),
+            Some((Some(30), 1))
+        );
+        // The capture's leader went 143 -> 144 between frames 131 (t=103 s) and 176.
+        table.set_id_sequence(143, t(103));
+        assert!(!table.tick_leader(t(112)));
+        assert!(table.tick_leader(t(113)));
+
+        let ours = table.route64_data();
+        let adv48 = hex(ADV_FRAME_176);
+        assert_eq!(ours.as_route64(), route64_of(&adv48));
+        assert_same_tlv_bytes(&ours, &adv48);
+    }
+
+    #[test]
+    fn router_route64s_match_frames_132_and_175() {
+        let adv30 = hex(ADV_FRAME_132);
+        let adv20 = hex(ADV_FRAME_175);
+        let adv48 = hex(ADV_FRAME_176);
+
+        // Router 20 starts empty: 30's advertisement gives it the id set and sequence.
+        let mut r20 = RouterTable::new();
+        r20.set_own_id(Some(20));
+        let up = r20.update_from_route64(30, &route64_of(&adv30), t(0));
+        assert!(up.id_set_changed && up.neighbor_not_linked && !up.own_id_released);
+        link_up(&mut r20, 30, ext(2), t(1));
+        r20.update_from_route64(30, &route64_of(&adv30), t(2));
+        let ours = r20.route64_data();
+        assert_eq!(ours.as_route64(), route64_of(&adv20));
+        assert_same_tlv_bytes(&ours, &adv20);
+
+        // Router 30 between them.
+        let mut r30 = RouterTable::new();
+        r30.set_own_id(Some(30));
+        r30.update_from_route64(48, &route64_of(&adv48), t(0));
+        link_up(&mut r30, 48, ext(1), t(1));
+        link_up(&mut r30, 20, ext(3), t(1));
+        r30.update_from_route64(20, &route64_of(&adv20), t(2));
+        // The leader's newer sequence (144) is in; the capture's frame 132 had 143.
+        assert_eq!(r30.id_sequence(), 144);
+        r30.set_id_sequence(143, t(2));
+        let ours = r30.route64_data();
+        assert_eq!(ours.as_route64(), route64_of(&adv30));
+        assert_same_tlv_bytes(&ours, &adv30);
+    }
+
+    #[test]
+    fn allocation_reuse_delay_and_capacity() {
+        let mut rng = Rng::new(7);
+        let mut table = RouterTable::new();
+        table.set_id_sequence(250, t(0));
+        for id in 0..32 {
+            assert_eq!(table.allocate(Some(id), t(0), &mut rng), Some(id));
+        }
+        // Each allocation bumps the sequence, wrapping.
+        assert_eq!(table.id_sequence(), 250u8.wrapping_add(32));
+        assert_eq!(table.active_router_count(), 32);
+        assert_eq!(table.allocate(Some(40), t(0), &mut rng), None);
+        assert_eq!(table.allocate(None, t(0), &mut rng), None);
+        assert_eq!(table.allocate(Some(3), t(0), &mut rng), None);
+        assert_eq!(table.allocate(Some(63), t(0), &mut rng), None);
+
+        let seq = table.id_sequence();
+        assert!(table.release(9, t(1000)));
+        assert!(!table.release(9, t(1000)));
+        assert_eq!(table.id_sequence(), seq.wrapping_add(1));
+        assert!(!table.is_allocated(9));
+        assert!(!table.can_allocate(9, t(1099)));
+        assert_eq!(table.allocate(Some(9), t(1099), &mut rng), None);
+        // Any id but 9: the only free ones are 32..=62.
+        let other = table.allocate(None, t(1099), &mut rng).unwrap();
+        assert!((32..=MAX_ROUTER_ID).contains(&other), "{other}");
+        assert!(table.release(other, t(1099)));
+        assert!(table.can_allocate(9, t(1100)));
+        assert_eq!(table.allocate(Some(9), t(1100), &mut rng), Some(9));
+        // `other` is in its own delay now.
+        assert!(!table.can_allocate(other, t(1100)));
+    }
+
+    #[test]
+    fn any_allocation_is_random_among_free_ids() {
+        let mut seen = RouterIdSet::default();
+        for seed in 0..400 {
+            let mut rng = Rng::new(seed);
+            let mut table = RouterTable::new();
+            for id in [0, 1, 2, 60] {
+                table.allocate(Some(id), t(0), &mut rng);
+            }
+            table.release(60, t(0));
+            let id = table.allocate(None, t(1), &mut rng).unwrap();
+            assert!(![0, 1, 2, 60].contains(&id), "{id}");
+            seen.insert(id);
+        }
+        // 58 candidates, 400 draws: a fixed or skewed choice would leave many unseen.
+        assert!(seen.len() > 50, "{}", seen.len());
+    }
+
+    #[test]
+    fn allocate_for_reuses_the_ext_address_id_then_request_then_any() {
+        let mut rng = Rng::new(3);
+        let mut table = RouterTable::new();
+        assert_eq!(
+            table.allocate_for(ext(1), Some(10), t(0), &mut rng),
+            Some(10)
+        );
+        let seq = table.id_sequence();
+        assert_eq!(
+            table.allocate_for(ext(1), Some(11), t(0), &mut rng),
+            Some(10)
+        );
+        assert_eq!(table.id_sequence(), seq);
+        // Requested id taken: any other.
+        let id = table
+            .allocate_for(ext(2), Some(10), t(0), &mut rng)
+            .unwrap();
+        assert_ne!(id, 10);
+        assert_eq!(
+            table.find_by_ext_addr(&ext(2)).map(|e| e.router_id),
+            Some(id)
+        );
+        assert_eq!(table.get(id).and_then(|e| e.ext_addr), Some(ext(2)));
+    }
+
+    #[test]
+    fn leader_bumps_id_sequence_every_ten_seconds() {
+        let mut rng = Rng::new(3);
+        let mut table = RouterTable::new();
+        // No routers: nothing to version.
+        assert!(!table.tick_leader(t(50)));
+        table.allocate(Some(1), t(100), &mut rng);
+        let seq = table.id_sequence();
+        assert!(!table.tick_leader(t(109)));
+        assert!(table.tick_leader(t(110)));
+        assert!(!table.tick_leader(t(115)));
+        assert!(table.tick_leader(t(120)));
+        assert_eq!(table.id_sequence(), seq.wrapping_add(2));
+    }
+
+    #[test]
+    fn id_sequence_newer_uses_serial_arithmetic() {
+        assert!(id_sequence_newer(1, 0));
+        assert!(id_sequence_newer(0, 255));
+        assert!(id_sequence_newer(100, 0));
+        assert!(!id_sequence_newer(0, 0));
+        assert!(!id_sequence_newer(0, 1));
+        assert!(!id_sequence_newer(128, 0));
+    }
+
+    #[test]
+    fn id_set_follows_newer_sequences_only() {
+        let mut table = RouterTable::new();
+        table.set_own_id(Some(7));
+        let data = [0x01, 0x01, 0x01];
+        let r = |seq, ids: &[u8]| Route64 {
+            id_sequence: seq,
+            router_mask: mask_of(ids),
+            route_data: &data[..ids.len()],
+        };
+        let up = table.update_from_route64(3, &r(200, &[3, 7, 9]), t(0));
+        assert!(up.id_set_changed && up.reset_advertise_interval);
+        assert_eq!(table.router_mask(), mask_of(&[3, 7, 9]));
+        assert_eq!(table.id_sequence(), 200);
+        // Older and equal sequences change nothing.
+        for seq in [199, 200, 90] {
+            let up = table.update_from_route64(3, &r(seq, &[3, 7]), t(1));
+            assert!(!up.id_set_changed);
+            assert_eq!(table.router_mask(), mask_of(&[3, 7, 9]));
+        }
+        // Newer across the wrap: 9 goes, 12 comes; 9 is held back for the reuse delay.
+        let up = table.update_from_route64(3, &r(4, &[3, 7, 12]), t(2));
+        assert!(up.id_set_changed && !up.own_id_released);
+        assert_eq!(table.router_mask(), mask_of(&[3, 7, 12]));
+        assert_eq!(table.id_sequence(), 4);
+        assert!(!table.can_allocate(9, t(101)));
+        assert!(table.can_allocate(9, t(102)));
+        // A newer set without us.
+        let up = table.update_from_route64(3, &r(5, &[3, 12]), t(3));
+        assert!(up.id_set_changed && up.own_id_released);
+        // Ids above 62 are not router ids.
+        let data4 = [1u8; 4];
+        let r64 = Route64 {
+            id_sequence: 6,
+            router_mask: mask_of(&[3, 12, 62, 63]),
+            route_data: &data4,
+        };
+        table.update_from_route64(3, &r64, t(4));
+        assert_eq!(table.router_mask(), mask_of(&[3, 12, 62]));
+    }
+
+    #[test]
+    fn removed_id_drops_routes_through_it() {
+        let mut table = RouterTable::new();
+        table.set_own_id(Some(1));
+        let r = Route64 {
+            id_sequence: 10,
+            router_mask: mask_of(&[1, 2, 3]),
+            route_data: &[0xf1, 0x01, 0x01],
+        };
+        table.update_from_route64(2, &r, t(0));
+        link_up(&mut table, 2, ext(2), t(0));
+        table.update_from_route64(2, &r, t(0));
+        assert_eq!(table.next_hop_and_cost(3), (Some(2), 2));
+        let r = Route64 {
+            id_sequence: 11,
+            router_mask: mask_of(&[1, 3]),
+            route_data: &[0x01, 0x01],
+        };
+        table.update_from_route64(3, &r, t(1));
+        assert_eq!(table.next_hop_and_cost(3), (None, MAX_ROUTE_COST));
+        assert_eq!(table.get(3).map(|e| (e.next_hop, e.cost)), Some((None, 0)));
+        assert_eq!(table.neighbor_count(), 0);
+    }
+
+    #[test]
+    fn routes_need_an_established_link() {
+        let mut table = RouterTable::new();
+        table.set_own_id(Some(1));
+        let r = Route64 {
+            id_sequence: 10,
+            router_mask: mask_of(&[1, 2, 3]),
+            route_data: &[0xf1, 0x01, 0x01],
+        };
+        table.update_from_route64(2, &r, t(0));
+        // Heard, not linked yet.
+        assert!(table.update_link(2, ext(2), -30, 40, t(1)));
+        let up = table.update_from_route64(2, &r, t(1));
+        assert!(up.neighbor_not_linked && !up.routes_changed);
+        assert_eq!(table.route_cost_to(3), MAX_ROUTE_COST);
+        assert_eq!(table.link_cost(2), MAX_ROUTE_COST);
+        assert_eq!(table.neighbor_count(), 0);
+        // Our own id and unallocated ids take no link.
+        assert!(!table.update_link(1, ext(1), -30, 40, t(1)));
+        assert!(!table.update_link(5, ext(5), -30, 40, t(1)));
+        assert!(!table.establish_link(5, ext(5), 3, t(1)));
+
+        assert!(table.establish_link(2, ext(2), 2, t(2)));
+        assert_eq!(table.neighbor_count(), 1);
+        // Link quality in 3, out 2 (from its Link Margin): cost of the worse direction.
+        assert_eq!(table.link_cost(2), 2);
+        // Its Route64 says it hears us at quality 3: out becomes 3.
+        let up = table.update_from_route64(2, &r, t(3));
+        assert!(up.routes_changed && up.reset_advertise_interval);
+        assert_eq!(table.link_cost(2), 1);
+        assert_eq!(table.next_hop_and_cost(3), (Some(2), 2));
+        assert_eq!(table.next_hop_and_cost(1), (Some(1), 0));
+        // It stops hearing us (quality in 0 for our id): the link becomes unusable.
+        let r0 = Route64 {
+            route_data: &[0x01, 0x01, 0x01],
+            ..r
+        };
+        let up = table.update_from_route64(2, &r0, t(4));
+        assert!(up.reset_advertise_interval);
+        assert_eq!(table.link_cost(2), MAX_ROUTE_COST);
+        assert_eq!(table.route_cost_to(3), MAX_ROUTE_COST);
+    }
+
+    #[test]
+    fn cheaper_advertised_route_replaces_and_next_hop_updates_follow() {
+        // We are 1; neighbours 2 and 4, both advertise 3.
+        let mut table = RouterTable::new();
+        table.set_own_id(Some(1));
+        let ids = [1, 2, 3, 4];
+        let adv = |route_data: &'static [u8]| Route64 {
+            id_sequence: 10,
+            router_mask: mask_of(&ids),
+            route_data,
+        };
+        table.update_from_route64(2, &adv(&[0xf1, 0x01, 0x03, 0x00]), t(0));
+        link_up(&mut table, 2, ext(2), t(0));
+        link_up(&mut table, 4, ext(4), t(0));
+        table.update_from_route64(2, &adv(&[0xf1, 0x01, 0x03, 0x00]), t(0));
+        assert_eq!(table.next_hop_and_cost(3), (Some(2), 4));
+        // 4 offers 3 at cost 1: strictly cheaper, switch.
+        table.update_from_route64(4, &adv(&[0xf1, 0x00, 0x01, 0x01]), t(1));
+        assert_eq!(table.next_hop_and_cost(3), (Some(4), 2));
+        // 2 offers cost 1 too: not strictly cheaper, stay with 4.
+        table.update_from_route64(2, &adv(&[0xf1, 0x01, 0x01, 0x00]), t(2));
+        assert_eq!(table.next_hop(3), Some(4));
+        // The next hop's own cost going up is taken even if worse.
+        table.update_from_route64(4, &adv(&[0xf1, 0x00, 0x05, 0x01]), t(3));
+        assert_eq!(table.next_hop_and_cost(3), (Some(4), 6));
+        // The next hop loses it (cost 0 = unreachable): no route until 2 speaks again.
+        let up = table.update_from_route64(4, &adv(&[0xf1, 0x00, 0x00, 0x01]), t(4));
+        assert!(up.reset_advertise_interval);
+        assert_eq!(table.next_hop_and_cost(3), (None, MAX_ROUTE_COST));
+        table.update_from_route64(2, &adv(&[0xf1, 0x01, 0x01, 0x00]), t(5));
+        assert_eq!(table.next_hop_and_cost(3), (Some(2), 2));
+        // Totals of 16 or more are not routes.
+        table.update_from_route64(2, &adv(&[0xf1, 0x01, 0x0f, 0x00]), t(6));
+        assert_eq!(table.next_hop_and_cost(3), (None, MAX_ROUTE_COST));
+        assert_eq!(table.route64_data().route_data[2], 0x00);
+    }
+
+    #[test]
+    fn links_expire_after_max_neighbor_age() {
+        let mut table = RouterTable::new();
+        table.set_own_id(Some(1));
+        let r = Route64 {
+            id_sequence: 10,
+            router_mask: mask_of(&[1, 2, 3]),
+            route_data: &[0xf1, 0x01, 0x01],
+        };
+        table.update_from_route64(2, &r, t(0));
+        link_up(&mut table, 2, ext(2), t(0));
+        link_up(&mut table, 3, ext(3), t(50));
+        table.update_from_route64(2, &r, t(10));
+        assert_eq!(table.expire(t(109), MAX_NEIGHBOR_AGE), 0);
+        assert_eq!(table.expire(t(110), MAX_NEIGHBOR_AGE), 1);
+        assert_eq!(table.neighbor_count(), 1);
+        assert!(table.get(2).unwrap().link.is_none());
+        // 3 is still linked directly.
+        assert_eq!(table.next_hop_and_cost(3), (Some(3), 1));
+        assert_eq!(table.expire(t(150), MAX_NEIGHBOR_AGE), 1);
+        assert_eq!(table.neighbor_count(), 0);
+        assert_eq!(table.route_cost_to(3), MAX_ROUTE_COST);
+        let own = table.route64_data();
+        assert_eq!(&own.route_data[..], &[0x01, 0x00, 0x00]);
+    }
+
+    #[test]
+    fn a_new_device_on_an_id_starts_a_new_link() {
+        let mut table = RouterTable::new();
+        table.set_own_id(Some(1));
+        table.update_from_route64(
+            2,
+            &Route64 {
+                id_sequence: 1,
+                router_mask: mask_of(&[1, 2]),
+                route_data: &[0xf1, 0x01],
+            },
+            t(0),
+        );
+        link_up(&mut table, 2, ext(2), t(0));
+        assert_eq!(table.neighbor_count(), 1);
+        assert!(table.update_link(2, ext(9), -30, 40, t(1)));
+        assert_eq!(table.neighbor_count(), 0);
+        assert_eq!(table.get(2).and_then(|e| e.ext_addr), Some(ext(9)));
+    }
+
+    /// Routers exchanging Advertisements over the given links, as MLE would: each round every
+    /// router sends its Route64 to its neighbours, which record the frame, apply the routes,
+    /// and link up (Link Request / Accept) when the sender is not yet a neighbour.
+    struct Net {
+        ids: StdVec<u8>,
+        tables: StdVec<RouterTable>,
+        links: StdVec<(usize, usize)>,
+        now: Instant,
+    }
+
+    impl Net {
+        fn new(ids: &[u8], links: &[(usize, usize)]) -> Self {
+            let mut rng = Rng::new(5);
+            let mut tables: StdVec<RouterTable> = ids
+                .iter()
+                .map(|id| {
+                    let mut t = RouterTable::new();
+                    t.set_own_id(Some(*id));
+                    t
+                })
+                .collect();
+            // Node 0 is the leader and allocated every id.
+            tables[0].set_id_sequence(77, Instant::ZERO);
+            for id in ids {
+                assert_eq!(
+                    tables[0].allocate(Some(*id), Instant::ZERO, &mut rng),
+                    Some(*id)
+                );
+            }
+            Net {
+                ids: ids.to_vec(),
+                tables,
+                links: links.to_vec(),
+                now: Instant::ZERO,
+            }
+        }
+
+        fn linked(&self, a: usize, b: usize) -> bool {
+            self.links.contains(&(a, b)) || self.links.contains(&(b, a))
+        }
+
+        fn round(&mut self) {
+            self.now += Duration::from_secs(10);
+            let now = self.now;
+            for from in 0..self.ids.len() {
+                let data = self.tables[from].route64_data();
+                for to in 0..self.ids.len() {
+                    if to == from || !self.linked(from, to) {
+                        continue;
+                    }
+                    let (id, ext_addr) = (self.ids[from], ext(self.ids[from]));
+                    let table = &mut self.tables[to];
+                    table.update_link(id, ext_addr, -50, 40, now);
+                    let up = table.update_from_route64(id, &data.as_route64(), now);
+                    if up.neighbor_not_linked {
+                        table.update_link(id, ext_addr, -50, 40, now);
+                        table.establish_link(id, ext_addr, 3, now);
+                        let back = &mut self.tables[from];
+                        back.update_link(self.ids[to], ext(self.ids[to]), -50, 40, now);
+                        back.establish_link(self.ids[to], ext(self.ids[to]), 3, now);
+                    }
+                }
+            }
+        }
+
+        /// Hop count from `a` to `b` over the links (breadth-first), the expected path cost.
+        fn hops(&self, a: usize, b: usize) -> (u8, StdVec<usize>) {
+            let n = self.ids.len();
+            let mut dist = std::vec![u8::MAX; n];
+            dist[b] = 0;
+            let mut queue = std::collections::VecDeque::from([b]);
+            while let Some(x) = queue.pop_front() {
+                for y in 0..n {
+                    if self.linked(x, y) && dist[y] == u8::MAX {
+                        dist[y] = dist[x] + 1;
+                        queue.push_back(y);
+                    }
+                }
+            }
+            // Neighbours of `a` on a shortest path.
+            let next = (0..n)
+                .filter(|y| self.linked(a, *y) && dist[*y] + 1 == dist[a])
+                .collect();
+            (dist[a], next)
+        }
+
+        fn assert_shortest_paths(&self) {
+            for a in 0..self.ids.len() {
+                for b in 0..self.ids.len() {
+                    let (hops, next) = self.hops(a, b);
+                    let (nh, cost) = self.tables[a].next_hop_and_cost(self.ids[b]);
+                    assert_eq!(cost, hops, "cost {} -> {}", self.ids[a], self.ids[b]);
+                    if a != b {
+                        let nh = nh.unwrap();
+                        assert!(
+                            next.iter().any(|i| self.ids[*i] == nh),
+                            "next hop {} -> {}: {nh}",
+                            self.ids[a],
+                            self.ids[b]
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn line_of_four_converges_to_hop_counts() {
+        let mut net = Net::new(&[5, 17, 33, 60], &[(0, 1), (1, 2), (2, 3)]);
+        // Before any exchange only the leader knows the ids.
+        assert_eq!(net.tables[3].active_router_count(), 0);
+        for _ in 0..6 {
+            net.round();
+        }
+        net.assert_shortest_paths();
+        for table in &net.tables {
+            assert_eq!(table.router_mask(), mask_of(&[5, 17, 33, 60]));
+            assert_eq!(table.id_sequence(), net.tables[0].id_sequence());
+        }
+        assert_eq!(net.tables[0].next_hop_and_cost(60), (Some(17), 3));
+        assert_eq!(net.tables[3].next_hop_and_cost(5), (Some(33), 3));
+        assert_eq!(net.tables[1].neighbor_count(), 2);
+        assert_eq!(net.tables[0].neighbor_count(), 1);
+        // Router 17's advertisement: 5 and 33 linked at quality 3, 60 two hops away.
+        let own = net.tables[1].route64_data();
+        assert_eq!(&own.route_data[..], &[0xf1, 0x01, 0xf1, 0x02]);
+    }
+
+    #[test]
+    fn ring_reroutes_when_a_link_dies() {
+        // Ring 2 — 9 — 40 — 41 — 62 — 2.
+        let mut net = Net::new(
+            &[2, 9, 40, 41, 62],
+            &[(0, 1), (1, 2), (2, 3), (3, 4), (4, 0)],
+        );
+        for _ in 0..6 {
+            net.round();
+        }
+        net.assert_shortest_paths();
+        assert_eq!(net.tables[0].next_hop_and_cost(9), (Some(9), 1));
+        assert_eq!(net.tables[0].next_hop_and_cost(40), (Some(9), 2));
+
+        // The 2 — 9 link goes silent; the others keep advertising.
+        net.links.retain(|l| *l != (0, 1));
+        let mut rounds = 0;
+        while net.tables[0].get(9).unwrap().link.is_some() {
+            net.round();
+            net.tables[0].expire(net.now, MAX_NEIGHBOR_AGE);
+            net.tables[1].expire(net.now, MAX_NEIGHBOR_AGE);
+            rounds += 1;
+            assert!(rounds <= 11, "link never expired");
+        }
+        assert!(net.tables[1].get(2).unwrap().link.is_none());
+        // Right after expiry: the routes through 9 are gone, 40 is unreachable from 2 until
+        // someone else advertises it.
+        assert_eq!(net.tables[0].route_cost_to(40), MAX_ROUTE_COST);
+        assert_eq!(net.tables[0].next_hop(40), None);
+
+        // Distance-vector convergence (with OpenThread's count-up through stale routes).
+        for _ in 0..20 {
+            net.round();
+        }
+        net.assert_shortest_paths();
+        assert_eq!(net.tables[0].next_hop_and_cost(9), (Some(62), 4));
+        assert_eq!(net.tables[1].next_hop_and_cost(2), (Some(40), 4));
+        assert_eq!(net.tables[0].next_hop_and_cost(40), (Some(62), 3));
+    }
+}
