@@ -569,7 +569,8 @@ impl RouterTable {
     ///    to the sender if that is strictly cheaper than the current next hop.
     ///
     /// The caller checks partition and leader data first and records the frame's link margin
-    /// with [`RouterTable::update_link`].
+    /// with [`RouterTable::update_link`]. On the leader, whose set is the authority, a newer
+    /// sequence from someone else would mean two leaders; the caller should not let it in.
     pub fn update_from_route64(
         &mut self,
         neighbor_id: u8,
