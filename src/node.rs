@@ -111,6 +111,8 @@ pub struct RxDropCounters {
     pub forwarded: u32,
     /// Messages the node could not build (missing state, oversized).
     pub build_failed: u32,
+    /// Parent Requests left unanswered for lack of duty-cycle budget.
+    pub parent_requests_ignored: u32,
 }
 
 /// What the platform should know after a poll.
@@ -644,6 +646,15 @@ impl Node {
             self.drops.malformed += 1;
             return;
         };
+        // A router short of duty-cycle budget does not answer Parent Requests: its answer
+        // would leave late (useless to the requester) and starve its own Advertisements.
+        if message.command == crate::wire::mle::Command::ParentRequest {
+            let (used, budget) = self.mac.duty_cycle_usage(now);
+            if budget.millis() > 0 && used.millis() * 2 > budget.millis() {
+                self.drops.parent_requests_ignored += 1;
+                return;
+            }
+        }
         let rx = Received {
             sender: opened.sender,
             message: &message,

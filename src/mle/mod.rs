@@ -259,6 +259,12 @@ enum Attach {
     ChildIdRequest {
         deadline: Instant,
     },
+    /// No parent answered: wait a random time before forming a partition, listening for an
+    /// Advertisement of one formed meanwhile (then attach to it instead). LoRa addition: nodes
+    /// powered up together would otherwise all form partitions of their own at once.
+    LeaderBackoff {
+        deadline: Instant,
+    },
 }
 
 /// A reply this router owes after a random delay.
@@ -376,13 +382,24 @@ pub struct Mle {
     released_router_ids: Vec<(u8, Instant), 8>,
     attach: Attach,
     attach_challenge: [u8; 8],
-    attach_to_reeds_only_once: bool,
+    /// The challenge of the previous Parent Request of this attach: an answer to it may
+    /// arrive after the second request went out (LoRa airtime, duty cycle).
+    previous_attach_challenge: [u8; 8],
+    /// Attaching to a better partition heard while attached (OpenThread's `kAttachBetter`):
+    /// its partition id. Failing, the node stays where it is instead of forming a partition.
+    better_partition: Option<u32>,
+    /// No new better-partition attach before this: each attempt makes every router in range
+    /// answer, which a LoRa channel pays for in airtime.
+    better_partition_holdoff: Instant,
+    /// Another node's Parent Request was heard during this attach: a crowd is attaching (a
+    /// power-up of many nodes), so wait longer before forming a partition of our own.
+    crowd_attaching: bool,
     candidate: Option<ParentCandidate>,
     parent: Option<Parent>,
     /// Parent to send the Link Request to after becoming a router.
     previous_parent: Option<ExtAddress>,
     children: Vec<Child, MAX_CHILDREN>,
-    pending_parent_responses: Vec<PendingParentResponse, 4>,
+    pending_parent_responses: Vec<PendingParentResponse, 16>,
     pending_link_requests: Vec<(ExtAddress, PendingLinkRequest), 4>,
     router_selection_at: Option<Instant>,
     address_solicit_pending: Option<(u16, Instant)>,
@@ -408,7 +425,10 @@ impl Mle {
             released_router_ids: Vec::new(),
             attach: Attach::Idle,
             attach_challenge: [0; 8],
-            attach_to_reeds_only_once: false,
+            previous_attach_challenge: [0; 8],
+            better_partition: None,
+            better_partition_holdoff: Instant::ZERO,
+            crowd_attaching: false,
             candidate: None,
             parent: None,
             previous_parent: None,
@@ -556,9 +576,9 @@ impl Mle {
         consider(match self.attach {
             Attach::Idle => None,
             Attach::Start { at } => Some(at),
-            Attach::ParentRequest { deadline, .. } | Attach::ChildIdRequest { deadline } => {
-                Some(deadline)
-            }
+            Attach::ParentRequest { deadline, .. }
+            | Attach::ChildIdRequest { deadline }
+            | Attach::LeaderBackoff { deadline } => Some(deadline),
         });
         if self.role.is_router_or_leader() {
             consider(Some(self.advertisement.poll_at()));
@@ -597,12 +617,31 @@ impl Mle {
                     };
                 } else if !to_reeds {
                     self.send_parent_request(true, now, rng, send);
-                } else {
+                } else if self.better_partition.take().is_some() && self.role != Role::Detached {
+                    // Nobody of the better partition answered: stay where we are.
+                    self.attach = Attach::Idle;
+                } else if self.timing.leader_backoff.millis() == 0 {
                     // No parent answered either request: as OpenThread does for a
                     // router-eligible device, form a new partition and lead it.
                     self.attach = Attach::Idle;
                     self.become_leader(now, rng, send);
+                } else {
+                    // Alone: a short wait. In a crowd: long enough to hear a partition that
+                    // formed meanwhile advertise (two trickle Imax).
+                    let window = if core::mem::take(&mut self.crowd_attaching) {
+                        self.timing.leader_backoff.millis() + 2 * self.timing.trickle_imax.millis()
+                    } else {
+                        self.timing.leader_backoff.millis()
+                    };
+                    let wait = rng.range_u32(0, window as u32) as u64;
+                    self.attach = Attach::LeaderBackoff {
+                        deadline: now + Duration::from_millis(wait),
+                    };
                 }
+            }
+            Attach::LeaderBackoff { deadline } if now >= deadline => {
+                self.attach = Attach::Idle;
+                self.become_leader(now, rng, send);
             }
             Attach::ChildIdRequest { deadline } if now >= deadline => {
                 // The chosen parent did not answer: start over.
@@ -691,6 +730,7 @@ impl Mle {
         rng: &mut Rng,
         send: &mut dyn FnMut(MleCommand),
     ) {
+        self.previous_attach_challenge = self.attach_challenge;
         rng.fill(&mut self.attach_challenge);
         self.counters.parent_requests_sent += 1;
         send(MleCommand::ParentRequest {
@@ -706,7 +746,6 @@ impl Mle {
             to_reeds,
             deadline: now + window,
         };
-        let _ = self.attach_to_reeds_only_once;
     }
 
     /// Forms a new partition with this node as leader (OpenThread `MleRouter::BecomeLeader`):
@@ -850,6 +889,9 @@ impl Mle {
     }
 
     fn handle_parent_request(&mut self, now: Instant, rng: &mut Rng, rx: &Received<'_>) {
+        if self.role == Role::Detached {
+            self.crowd_attaching = true;
+        }
         if !self.role.is_router_or_leader() || self.children.is_full() {
             return;
         }
@@ -886,6 +928,11 @@ impl Mle {
             return;
         }
         let m = rx.message;
+        if let (Some(target), Some(ld)) = (self.better_partition, m.leader_data()) {
+            if ld.partition_id != target {
+                return;
+            }
+        }
         let (Some(response), Some(source), Some(_), Some(challenge), Some(conn)) = (
             m.response(),
             m.source_address(),
@@ -896,7 +943,7 @@ impl Mle {
             self.counters.rx_dropped += 1;
             return;
         };
-        if response != self.attach_challenge {
+        if response != self.attach_challenge && response != self.previous_attach_challenge {
             self.counters.rx_dropped += 1;
             return;
         }
@@ -995,6 +1042,8 @@ impl Mle {
             self.counters.partition_id_changes += 1;
         }
         self.clear_topology();
+        self.better_partition = None;
+        self.advertisement.stop();
         self.attach = Attach::Idle;
         self.rloc16 = address16;
         self.leader_data = Some(ld);
@@ -1297,20 +1346,47 @@ impl Mle {
         if child_id_of(source.0) != 0 {
             return;
         }
+        if matches!(self.attach, Attach::LeaderBackoff { .. }) {
+            // Someone formed a partition while we waited: attach to it, after a random delay
+            // (everyone waiting heard the same Advertisement; their requests must not collide).
+            self.candidate = None;
+            let jitter = rng.range_u32(0, self.timing.leader_backoff.millis() as u32) as u64;
+            self.attach = Attach::Start {
+                at: now + Duration::from_millis(jitter),
+            };
+            return;
+        }
         let Some(ours) = self.leader_data else { return };
         if ld.partition_id != ours.partition_id {
-            // Another partition: move to it if it is better (only routers and leaders merge;
-            // children follow when their parent moves).
+            // Our parent moved to another partition: follow it (attach again).
+            if self.role == Role::Child && self.parent.is_some_and(|p| p.ext_addr == rx.sender) {
+                self.become_detached(now, rng);
+                return;
+            }
+            // A better partition: routers and leaders try to attach to it while staying
+            // where they are (OpenThread 1.1's "better partition" attach); children follow
+            // when their parent moves.
+            let better = compare_partitions(
+                &ld,
+                m.route64().map(|r| r.router_mask.len()).unwrap_or(1),
+                &ours,
+                self.routers.len(),
+            ) == core::cmp::Ordering::Greater;
             if self.role.is_router_or_leader()
-                && compare_partitions(
-                    &ld,
-                    m.route64().map(|r| r.router_mask.len()).unwrap_or(1),
-                    &ours,
-                    self.routers.len(),
-                ) == core::cmp::Ordering::Greater
+                && better
+                && matches!(self.attach, Attach::Idle)
+                && now >= self.better_partition_holdoff
             {
                 self.counters.better_partition_attach_attempts += 1;
-                self.become_detached(now, rng);
+                // Every attempt makes every router in range answer: on LoRa that airtime comes
+                // out of their duty cycle, so attempts are minutes apart.
+                let holdoff = self.timing.network_id_timeout.millis() as u32;
+                self.better_partition_holdoff =
+                    now + Duration::from_millis(rng.range_u32(2 * holdoff, 4 * holdoff) as u64);
+                self.better_partition = Some(ld.partition_id);
+                self.counters.attach_attempts += 1;
+                self.candidate = None;
+                self.send_parent_request(false, now, rng, send);
             }
             return;
         }
@@ -1334,6 +1410,7 @@ impl Mle {
         }
         self.leader_last_heard = now;
         self.leader_data = Some(LeaderData { ..ld });
+        let mask_before = self.route64().0;
         self.note_router(now, id, rx);
         // Apply the router's Route64: its mask (when newer) and its costs.
         if let Some(route) = m.route64() {
@@ -1408,7 +1485,10 @@ impl Mle {
                 challenge,
             });
         }
-        if self.recompute_routes() {
+        self.recompute_routes();
+        // OpenThread resets the advertisement trickle timer when the set of routers changes,
+        // not on every cost change: on LoRa, resets on cost changes flood the channel.
+        if self.route64().0 != mask_before {
             self.advertisement.start(now, rng);
         }
     }
