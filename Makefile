@@ -67,12 +67,13 @@ $(QEMU_RUST_LIB): $(RUST_SOURCES) $(MPY_DIR)/.ready
 
 qemu: $(QEMU_FW)
 
-$(QEMU_FW): $(QEMU_RUST_LIB) $(SHIM_SOURCES) boards/qemu/manifest.py boards/qemu/hooks.h $(MPY_CROSS)
+$(QEMU_FW): $(QEMU_RUST_LIB) $(SHIM_SOURCES) boards/qemu/manifest.py boards/qemu/hooks.h boards/qemu/mps2.ld $(MPY_CROSS)
 	$(MAKE) -C $(MPY_DIR)/ports/qemu -j$(JOBS) BOARD=MPS2_AN385 \
 		BUILD=$(BUILD)/qemu MPY_LIB_DIR=$(CURDIR)/mpy_module MICROPY_MANIFEST_PYMESH_DIR=$(CURDIR) \
 		USER_C_MODULES=$(CURDIR) PYMESH_INCLUDE=$(INCLUDE_DIR) \
 		CFLAGS_EXTRA="-include $(CURDIR)/boards/qemu/hooks.h" \
 		LIBS="$(QEMU_RUST_LIB) $(LIBGCC_ARM)" \
+		LDSCRIPT=$(CURDIR)/boards/qemu/mps2.ld \
 		FROZEN_MANIFEST=$(CURDIR)/boards/qemu/manifest.py
 	@test -f $@
 

@@ -505,12 +505,19 @@ pub extern "C" fn pymesh_ip6_parse(text: *const u8, len: usize, out: *mut pymesh
 /// (Nothing in the core panics by design; this is the last line of defence.)
 #[cfg(target_os = "none")]
 #[panic_handler]
-fn panic(_info: &core::panic::PanicInfo) -> ! {
+fn panic(info: &core::panic::PanicInfo) -> ! {
     extern "C" {
-        fn pymesh_board_panic() -> !;
+        fn pymesh_board_panic(message: *const u8, len: usize) -> !;
     }
-    // SAFETY: every bare-metal board defines `pymesh_board_panic`, which never returns.
-    unsafe { pymesh_board_panic() }
+    // Where it happened, for the board to print: a panic here is a bug to report.
+    let mut text: heapless::String<160> = heapless::String::new();
+    if let Some(loc) = info.location() {
+        let _ = write!(text, "{}:{}: ", loc.file(), loc.line());
+    }
+    let _ = write!(text, "{}", info.message());
+    // SAFETY: every bare-metal board defines `pymesh_board_panic`, which never returns and
+    // only reads `len` bytes at `message` (a live stack buffer).
+    unsafe { pymesh_board_panic(text.as_ptr(), text.len()) }
 }
 
 /// Runs due mesh work now; returns the next deadline in board milliseconds (`UINT64_MAX`:

@@ -18,7 +18,7 @@ work="$build/size"
 mkdir -p "$work"
 # What the platform supplies: a panic hook and a critical-section implementation (a board's).
 cat > "$work/board_stub.c" <<'C'
-void pymesh_board_panic(void) { for (;;) {} }
+void pymesh_board_panic(const unsigned char *m, unsigned int n) { (void)m; (void)n; for (;;) {} }
 void pymesh_board_init(void) {}
 unsigned char _critical_section_1_0_acquire(void) { return 0; }
 void _critical_section_1_0_release(unsigned char s) { (void)s; }

@@ -96,13 +96,17 @@ extern "C" {
     fn exit(status: i32) -> !;
 }
 
-/// Called by the core's panic handler: report and stop the machine (semihosting exit).
+/// Called by the core's panic handler: report where, and stop the machine (semihosting exit).
 #[no_mangle]
-pub extern "C" fn pymesh_board_panic() -> ! {
-    const MSG: &[u8] = b"\r\npymesh: panic\r\n";
-    // SAFETY: MicroPython's stdout writer and the port's exit(); both take plain arguments.
+pub extern "C" fn pymesh_board_panic(message: *const u8, len: usize) -> ! {
+    const HEAD: &[u8] = b"\r\npymesh: panic: ";
+    const TAIL: &[u8] = b"\r\n";
+    // SAFETY: MicroPython's stdout writer and the port's exit() take plain arguments; `message`
+    // and `len` describe a buffer the core's panic handler keeps alive for this call.
     unsafe {
-        mp_hal_stdout_tx_strn(MSG.as_ptr(), MSG.len());
+        mp_hal_stdout_tx_strn(HEAD.as_ptr(), HEAD.len());
+        mp_hal_stdout_tx_strn(message, len);
+        mp_hal_stdout_tx_strn(TAIL.as_ptr(), TAIL.len());
         exit(1)
     }
 }
