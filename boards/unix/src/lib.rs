@@ -4,21 +4,175 @@
 //! It supplies the clock (monotonic, milliseconds since start), the EUI-64 (`PYMESH_MAC`, 16
 //! hex digits; default: different in every process), entropy (`PYMESH_SEED`, default from
 //! /dev/urandom) and the radio, and runs the mesh in a thread of its own, so the mesh works
-//! while Python code runs or sleeps. The thread sleeps until the node's next deadline or the
-//! next radio event, whichever is first.
+//! while Python code runs or sleeps.
+//!
+//! The radio is the real SX127x driver (`pymesh::radio::sx127x`) on an emulated chip
+//! (`pymesh_sim::sx127x_emulator`) whose antenna is the medium ([`EmulatedSx127x`]): the register
+//! writes, FIFO handling and IRQ logic used on a LoPy4 or FiPy run in every unix node.
+//! `PYMESH_CHIP` picks the chip: `sx1276` (LoPy4, the default) or `sx1272` (FiPy). The medium's
+//! own settings (`PYMESH_AIR`, `PYMESH_POS`, `PYMESH_LOSS`, `PYMESH_PCAP`) are read by
+//! `MediumConfig::from_env`. If the medium cannot be joined or the chip does not come up, the
+//! node runs radio-less (`NoRadio`), said on stderr.
+//!
+//! The mesh thread sleeps until the first of: the node's next deadline, the driver's TX
+//! deadline, the chip's next event (end of its transmission, end of a frame arriving from the
+//! medium), a rising edge on DIO0, or a notification on the `wake` condvar (the medium's
+//! receive thread, when a frame starts arriving; the mesh starting or stopping).
 
+use std::fmt;
 use std::io::Read;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration as StdDuration;
 
+use embedded_hal::digital::InputPin;
 use pymesh::ffi::{self, Board};
-use pymesh::radio::{NoRadio, Radio};
+use pymesh::radio::region::LoRaParams;
+use pymesh::radio::sx127x::{self, Chip, PaPin, Sx127x};
+use pymesh::radio::{LoRaConfig, NoRadio, Radio};
 use pymesh::time::Instant;
 use pymesh::wire::ExtAddress;
 use pymesh_sim::medium::{Clock, MediumConfig, MediumRadio};
+use pymesh_sim::sx127x_emulator::{
+    EmulatorDio0, EmulatorReset, EmulatorSpi, RadioRf, Sx127xEmulator,
+};
+
+/// The driver as the board instantiates it: on the emulator's SPI port and pins.
+pub type EmulatedDriver = Sx127x<EmulatorSpi, EmulatorReset, EmulatorDio0>;
+
+/// The flag and condvar the mesh thread sleeps on: set and notified when it has something new
+/// to look at (the medium's receive thread does so when a frame starts arriving).
+pub type Wake = Arc<(Mutex<bool>, Condvar)>;
+
+/// Why the radio could not be brought up (the node then runs alone).
+#[derive(Debug)]
+pub enum RadioOpenError {
+    /// The medium's multicast socket (or the pcap file) could not be opened.
+    Medium(std::io::Error),
+    /// The driver did not bring up the emulated chip.
+    Chip(sx127x::Error),
+}
+
+impl fmt::Display for RadioOpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RadioOpenError::Medium(e) => write!(f, "cannot join the simulated LoRa medium: {e}"),
+            RadioOpenError::Chip(e) => write!(f, "the SX127x did not come up: {e:?}"),
+        }
+    }
+}
+
+impl std::error::Error for RadioOpenError {}
+
+/// A unix node's radio: the SX127x driver on an emulated chip whose RF side is the medium.
+pub struct EmulatedSx127x {
+    driver: EmulatedDriver,
+    emulator: Sx127xEmulator,
+    dio0: EmulatorDio0,
+    clock: Clock,
+    /// DIO0 rising edges already answered by a poll: the board's edge-interrupt latch.
+    dio0_rises_seen: u32,
+}
+
+impl EmulatedSx127x {
+    /// Joins the medium as `eui64` and brings up a `chip` on it through the driver (reset,
+    /// version check, LoRa standby). The medium's receive thread notifies `wake` when a frame
+    /// starts arriving. The antenna is on PA_BOOST, which Pycom's +20 dBm default power needs.
+    pub fn open(
+        eui64: ExtAddress,
+        clock: Clock,
+        chip: Chip,
+        medium: MediumConfig,
+        wake: Wake,
+    ) -> Result<Self, RadioOpenError> {
+        let emulator = Sx127xEmulator::new(chip);
+        emulator.set_clock(move || clock.now_us());
+        let medium =
+            MediumRadio::open(eui64, clock, medium, wake).map_err(RadioOpenError::Medium)?;
+        emulator.set_rf(
+            RadioRf::new(medium, rf_base_config()).with_next_event(MediumRadio::next_event_at),
+        );
+        let mut driver = Sx127x::new(
+            emulator.spi(),
+            emulator.reset_pin(),
+            emulator.dio0(),
+            chip,
+            PaPin::PaBoost,
+        );
+        // The datasheet's reset timing (about 5 ms) is slept on the board clock.
+        driver
+            .init(&mut emulator.delay())
+            .map_err(RadioOpenError::Chip)?;
+        let dio0 = emulator.dio0();
+        let dio0_rises_seen = emulator.dio0_rises();
+        Ok(EmulatedSx127x {
+            driver,
+            emulator,
+            dio0,
+            clock,
+            dio0_rises_seen,
+        })
+    }
+
+    /// The driver: the board's [`Radio`].
+    pub fn driver(&mut self) -> &mut EmulatedDriver {
+        &mut self.driver
+    }
+
+    /// The chip (register file, write log, transmissions), for diagnostics and tests.
+    pub fn emulator(&self) -> &Sx127xEmulator {
+        &self.emulator
+    }
+
+    /// When the mesh must next be polled for the radio's sake (board clock), asked after each
+    /// poll: now if DIO0 rose since the last poll, else the first of the driver's TX deadline
+    /// and the chip's next event; `None` when nothing is due.
+    pub fn next_poll_at(&mut self) -> Option<Instant> {
+        // Sampling DIO0 lets the chip act on its own time, as a real one does between polls:
+        // a finished transmission raises TxDone, and frames that have finished arriving are
+        // taken off the medium, even while the driver is idle (mesh not started). Without it
+        // such a frame would stay due in the past and the thread would spin.
+        let _ = self.dio0.is_high();
+        let rises = self.emulator.dio0_rises();
+        if rises != self.dio0_rises_seen {
+            // An edge the driver may not have seen (a frame that landed during the poll's
+            // later SPI accesses): poll again at once, as the DIO0 interrupt would.
+            self.dio0_rises_seen = rises;
+            return Some(self.clock.now());
+        }
+        let chip = self
+            .emulator
+            .next_event_us()
+            .map(|us| Instant::from_millis(us.div_ceil(1000)));
+        match (self.driver.poll_at(), chip) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// What the chip's registers do not say and the medium's configuration needs (region, power
+/// mode, ...); frequency, SF, bandwidth, coding rate, power and sync word come from the
+/// registers on every access.
+fn rf_base_config() -> LoRaConfig {
+    LoRaParams {
+        region: Some(5), // EU868; its only use here is to fill the fields above.
+        ..LoRaParams::pycom_defaults()
+    }
+    .validate()
+    .expect("Pycom's EU868 defaults are valid")
+}
+
+/// Parses `PYMESH_CHIP`: `sx1276` or `sx1272`, any case.
+pub fn parse_chip(s: &str) -> Option<Chip> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "sx1276" => Some(Chip::Sx1276),
+        "sx1272" => Some(Chip::Sx1272),
+        _ => None,
+    }
+}
 
 enum UnixRadio {
-    Medium(MediumRadio),
+    Sx127x(Box<EmulatedSx127x>),
     /// The medium could not be joined (reported on stderr): the node runs alone.
     Alone(NoRadio),
 }
@@ -28,8 +182,8 @@ struct UnixBoard {
     eui64: ExtAddress,
     seed: Option<u64>,
     radio: Mutex<UnixRadio>,
-    /// Set and notified when the poll thread has something new to look at.
-    wake: Arc<(Mutex<bool>, Condvar)>,
+    /// Set and notified when the mesh thread has something new to look at.
+    wake: Wake,
 }
 
 impl UnixBoard {
@@ -63,7 +217,7 @@ impl Board for UnixBoard {
     fn with_radio(&self, f: &mut dyn FnMut(&mut dyn Radio)) {
         let mut r = self.radio.lock().unwrap();
         match &mut *r {
-            UnixRadio::Medium(m) => f(m),
+            UnixRadio::Sx127x(r) => f(r.driver()),
             UnixRadio::Alone(n) => f(n),
         }
     }
@@ -110,17 +264,22 @@ fn board() -> &'static UnixBoard {
         let seed = std::env::var("PYMESH_SEED")
             .ok()
             .and_then(|s| s.parse().ok());
-        let wake = Arc::new((Mutex::new(false), Condvar::new()));
-        let radio =
-            match MediumRadio::open(eui64, clock, MediumConfig::from_env(), Arc::clone(&wake)) {
-                Ok(r) => UnixRadio::Medium(r),
-                Err(e) => {
-                    eprintln!(
-                        "pymesh: cannot join the simulated LoRa medium ({e}); this node runs alone"
-                    );
-                    UnixRadio::Alone(NoRadio::default())
-                }
-            };
+        let chip = match std::env::var("PYMESH_CHIP") {
+            Ok(s) => parse_chip(&s).unwrap_or_else(|| {
+                eprintln!("pymesh: PYMESH_CHIP={s:?} is not sx1276 or sx1272; using sx1276");
+                Chip::Sx1276
+            }),
+            Err(_) => Chip::Sx1276,
+        };
+        let wake: Wake = Arc::new((Mutex::new(false), Condvar::new()));
+        let medium = MediumConfig::from_env();
+        let radio = match EmulatedSx127x::open(eui64, clock, chip, medium, Arc::clone(&wake)) {
+            Ok(r) => UnixRadio::Sx127x(Box::new(r)),
+            Err(e) => {
+                eprintln!("pymesh: {e}; this node runs alone");
+                UnixRadio::Alone(NoRadio::default())
+            }
+        };
         UnixBoard {
             clock,
             eui64,
@@ -131,12 +290,13 @@ fn board() -> &'static UnixBoard {
     })
 }
 
-/// The mesh thread: poll, then sleep until the next deadline or radio event.
+/// The mesh thread: poll, then sleep until the node's next deadline or the radio's next event
+/// (see the module docs), or until notified.
 fn run_mesh_thread(b: &'static UnixBoard) {
     loop {
         let deadline = ffi::poll();
-        let radio_next = match &*b.radio.lock().unwrap() {
-            UnixRadio::Medium(m) => m.next_event_at().map(|t| t.millis()),
+        let radio_next = match &mut *b.radio.lock().unwrap() {
+            UnixRadio::Sx127x(r) => r.next_poll_at().map(|t| t.millis()),
             UnixRadio::Alone(_) => None,
         };
         let next = deadline.min(radio_next.unwrap_or(u64::MAX));
@@ -183,5 +343,13 @@ mod tests {
         );
         assert_eq!(parse_mac("0101"), None);
         assert_eq!(parse_mac("zz01010101010104"), None);
+    }
+
+    #[test]
+    fn chip_from_environment_syntax() {
+        assert_eq!(parse_chip("sx1272"), Some(Chip::Sx1272));
+        assert_eq!(parse_chip(" SX1276\n"), Some(Chip::Sx1276));
+        assert_eq!(parse_chip("sx1262"), None);
+        assert_eq!(parse_chip(""), None);
     }
 }
