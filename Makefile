@@ -3,7 +3,7 @@
 #   make deps     install what the build needs (Debian packages, rustup targets, MicroPython source)
 #   make          build the unix firmware: build/unix/micropython (simulated LoRa medium)
 #   make run      start a node's REPL on the simulated mesh
-#   make test     run every test (Rust, MicroPython unix, qemu smoke test)
+#   make test     run every test (Rust, simulator, MicroPython unix, qemu smoke test, fuzz smoke)
 #   make qemu     build the qemu firmware: build/qemu/firmware.elf (Cortex-M3, mps2-an385)
 #   make size     size report of the Rust library (thumbv7em) and of the module in the qemu image
 #   make check-targets  build the core for every bare-metal target (no std, no alloc)
@@ -33,7 +33,7 @@ UNIX_MAKE_ARGS := MICROPY_PY_BTREE=0 MICROPY_SSL_AXTLS=0 MICROPY_PY_SSL=0 MICROP
 QEMU_CC_FLAGS := -mthumb -mcpu=cortex-m3 -mfloat-abi=soft
 LIBGCC_ARM = $(shell arm-none-eabi-gcc $(QEMU_CC_FLAGS) -print-libgcc-file-name)
 
-.PHONY: all deps run test test-rust test-py test-qemu qemu size check-targets clean fmt
+.PHONY: all deps run test test-rust test-py test-qemu test-fuzz qemu size check-targets clean fmt
 
 all: $(UNIX_FW)
 
@@ -80,7 +80,7 @@ $(QEMU_FW): $(QEMU_RUST_LIB) $(SHIM_SOURCES) boards/qemu/manifest.py boards/qemu
 run: $(UNIX_FW)
 	@bash tools/run-node.sh $(UNIX_FW)
 
-test: test-rust test-py test-qemu
+test: test-rust test-py test-qemu test-fuzz
 
 test-rust: $(MPY_DIR)/.ready
 	cargo test --workspace --exclude pymesh-qemu
@@ -91,6 +91,10 @@ test-py: $(UNIX_FW)
 
 test-qemu: $(QEMU_FW)
 	bash tools/run-qemu-tests.sh $(QEMU_FW) $(MPY_DIR)
+
+# Every parser's fuzz target for a few seconds (docs/fuzzing.md has the long-run commands).
+test-fuzz: $(MPY_DIR)/.ready
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-5} bash tools/fuzz-smoke.sh
 
 check-targets: $(MPY_DIR)/.ready
 	cargo build --release -p pymesh --lib --target thumbv7m-none-eabi

@@ -43,7 +43,7 @@ use crate::wire::{Error as WireError, ExtAddress, PanId, ShortAddress};
 use timing::ACK_FRAME_LEN;
 
 /// Frames waiting in the transmit queue (the frame being sent not included).
-pub const TX_QUEUE_LEN: usize = 8;
+pub const TX_QUEUE_LEN: usize = 24;
 
 /// Neighbours whose MAC frame counters are remembered (32 routers plus children).
 pub const FRAME_COUNTER_ENTRIES: usize = 48;
