@@ -839,3 +839,29 @@ fn ack_for_a_2003_frame_copies_its_version() {
     sim.run_for(1_000);
     assert_eq!(sim.medium.sent_by(0)[0].bytes, [0x02, 0x00, 0x42]);
 }
+
+#[test]
+fn truncated_and_oversized_frames_are_counted_not_delivered() {
+    let mut sim = linked();
+    sim.send(
+        0,
+        unicast(Address::Short(ShortAddress(0x3c02)), true, b"whole"),
+    );
+    sim.run_for(5_000);
+    assert_eq!(sim.nodes[1].rx.len(), 1);
+    let good = sim.medium.sent_by(0)[0].bytes.clone();
+    let before = *sim.nodes[1].mac.counters();
+    // Cut inside the auxiliary security header, and a frame longer than a PSDU without FCS.
+    let t = sim.now;
+    sim.medium.inject(1, t, &good[..12]);
+    sim.run_for(1_000);
+    let mut long = good.clone();
+    long.resize(crate::radio::MAX_FRAME_LEN + 1, 0xab);
+    let t = sim.now;
+    sim.medium.inject(1, t, &long);
+    sim.run_for(1_000);
+    let after = sim.nodes[1].mac.counters();
+    assert_eq!(sim.nodes[1].rx.len(), 1, "neither is delivered");
+    assert_eq!(after.rx_err_no_frame, before.rx_err_no_frame + 2);
+    assert_eq!(after.rx_total, before.rx_total + 2);
+}
