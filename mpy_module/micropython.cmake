@@ -8,6 +8,7 @@ target_sources(usermod_pymesh INTERFACE
     ${CMAKE_CURRENT_LIST_DIR}/lora.c
     ${CMAKE_CURRENT_LIST_DIR}/mesh.c
     ${CMAKE_CURRENT_LIST_DIR}/hooks.c
+    ${CMAKE_CURRENT_LIST_DIR}/socket.c
 )
 
 target_include_directories(usermod_pymesh INTERFACE

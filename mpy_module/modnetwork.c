@@ -25,6 +25,8 @@ void pymesh_shim_board_init(void) {
 static const mp_rom_map_elem_t network_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_network) },
     { MP_ROM_QSTR(MP_QSTR_LoRa), MP_ROM_PTR(&pymesh_lora_type) },
+    // What socket.socket(AF_LORA, SOCK_RAW) creates (frozen socket.py).
+    { MP_ROM_QSTR(MP_QSTR__MeshSocket), MP_ROM_PTR(&pymesh_socket_type) },
 };
 static MP_DEFINE_CONST_DICT(network_module_globals, network_module_globals_table);
 

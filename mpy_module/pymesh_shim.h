@@ -8,6 +8,7 @@
 
 extern const mp_obj_type_t pymesh_lora_type;
 extern const mp_obj_type_t pymesh_mesh_type;
+extern const mp_obj_type_t pymesh_socket_type;
 
 // Raises the Python exception described by err (ValueError or OSError, with its message).
 MP_NORETURN void pymesh_raise(const pymesh_error *err);

@@ -36,6 +36,9 @@ pub trait Board: Sync {
     fn with_radio(&self, f: &mut dyn FnMut(&mut dyn Radio));
     /// The mesh started or stopped (a board may start or stop its poll thread).
     fn mesh_running(&self, _running: bool) {}
+    /// Something was queued for the radio from outside the poll (a socket send): a board
+    /// whose mesh thread sleeps wakes it.
+    fn wake(&self) {}
 }
 
 struct Stack {
@@ -518,6 +521,166 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     // SAFETY: every bare-metal board defines `pymesh_board_panic`, which never returns and
     // only reads `len` bytes at `message` (a live stack buffer).
     unsafe { pymesh_board_panic(text.as_ptr(), text.len()) }
+}
+
+// ---------------------------------------------------------------------------------------------
+// socket.socket(socket.AF_LORA, socket.SOCK_RAW): UDP over the mesh. Results are >= 0 on
+// success and a negated errno otherwise (EBADF when the mesh is not running).
+
+const EBADF: i32 = 9;
+const EAGAIN: i32 = 11;
+
+fn socket_id(id: i32) -> Option<crate::net::SocketId> {
+    u8::try_from(id)
+        .ok()
+        .filter(|i| (*i as usize) < crate::net::MAX_SOCKETS)
+        .map(crate::net::SocketId)
+}
+
+/// Opens a mesh socket; its id, or -EMFILE for a 4th, -EBADF without a running mesh.
+#[no_mangle]
+pub extern "C" fn pymesh_socket_open() -> i32 {
+    with_stack(|s| match s.node.as_mut() {
+        None => -EBADF,
+        Some(n) => match n.socket_open() {
+            Ok(id) => id.0 as i32,
+            Err(e) => -e.errno(),
+        },
+    })
+}
+
+/// Binds to `port` on every address (`addr` NULL or `::`) or on `addr`.
+///
+/// # Safety
+/// `addr` is NULL or points to a valid `pymesh_ip6`.
+#[no_mangle]
+pub unsafe extern "C" fn pymesh_socket_bind(id: i32, addr: *const pymesh_ip6, port: i32) -> i32 {
+    // SAFETY: the caller passes NULL or a valid address (documented above).
+    let addr = unsafe { addr.as_ref() }.map(|a| Ipv6Address(a.bytes));
+    let Some(id) = socket_id(id) else {
+        return -EBADF;
+    };
+    let Ok(port) = u16::try_from(port) else {
+        return -(crate::net::NetError::InvalidPort.errno());
+    };
+    with_stack(|s| match s.node.as_mut() {
+        None => -EBADF,
+        Some(n) => match n.socket_bind(id, addr, port) {
+            Ok(()) => 0,
+            Err(e) => -e.errno(),
+        },
+    })
+}
+
+/// Sends `len` bytes to `addr`:`port`; the byte count, or a negated errno.
+///
+/// # Safety
+/// `data` points to `len` readable bytes and `addr` to a valid `pymesh_ip6`.
+#[no_mangle]
+pub unsafe extern "C" fn pymesh_socket_sendto(
+    id: i32,
+    data: *const u8,
+    len: usize,
+    addr: *const pymesh_ip6,
+    port: i32,
+) -> i32 {
+    if data.is_null() && len > 0 {
+        return -EINVAL;
+    }
+    // SAFETY: the caller passes a valid address (documented above).
+    let Some(addr) = (unsafe { addr.as_ref() }).map(|a| Ipv6Address(a.bytes)) else {
+        return -EINVAL;
+    };
+    let payload: &[u8] = if len == 0 {
+        &[]
+    } else {
+        // SAFETY: `data` points to `len` readable bytes (documented above), non-null.
+        unsafe { core::slice::from_raw_parts(data, len) }
+    };
+    let Some(id) = socket_id(id) else {
+        return -EBADF;
+    };
+    let Ok(port) = u16::try_from(port) else {
+        return -EINVAL;
+    };
+    let Some(b) = board() else { return -EBADF };
+    let now = b.now();
+    let r = with_stack(|s| match s.node.as_mut() {
+        None => -EBADF,
+        Some(n) => match n.socket_sendto(now, id, &addr, port, payload) {
+            Ok(sent) => sent.min(i32::MAX as usize) as i32,
+            Err(e) => -e.errno(),
+        },
+    });
+    b.wake();
+    r
+}
+
+/// Takes the oldest queued datagram: copies up to `cap` bytes to `buf`, the sender to `addr`
+/// and `port`; returns the length copied, or -EAGAIN when nothing is queued.
+///
+/// # Safety
+/// `buf` has `cap` writable bytes; `addr` and `port` point to writable values.
+#[no_mangle]
+pub unsafe extern "C" fn pymesh_socket_recvfrom(
+    id: i32,
+    buf: *mut u8,
+    cap: usize,
+    addr: *mut pymesh_ip6,
+    port: *mut u16,
+) -> i32 {
+    if (buf.is_null() && cap > 0) || addr.is_null() || port.is_null() {
+        return -EINVAL;
+    }
+    let Some(id) = socket_id(id) else {
+        return -EBADF;
+    };
+    let out: &mut [u8] = if cap == 0 {
+        &mut []
+    } else {
+        // SAFETY: `buf` has `cap` writable bytes (documented above), non-null.
+        unsafe { core::slice::from_raw_parts_mut(buf, cap) }
+    };
+    with_stack(|s| match s.node.as_mut() {
+        None => -EBADF,
+        Some(n) => match n.socket_recv(id, out) {
+            None => -EAGAIN,
+            Some((len, from, from_port)) => {
+                // SAFETY: both point to writable values (checked non-null above).
+                unsafe {
+                    *addr = pymesh_ip6 { bytes: from.0 };
+                    *port = from_port;
+                }
+                len.min(i32::MAX as usize) as i32
+            }
+        },
+    })
+}
+
+/// Datagrams queued on the socket (for poll/select and rx_cb), or a negated errno.
+#[no_mangle]
+pub extern "C" fn pymesh_socket_pending(id: i32) -> i32 {
+    let Some(id) = socket_id(id) else {
+        return -EBADF;
+    };
+    with_stack(|s| {
+        s.node
+            .as_ref()
+            .map(|n| n.socket_pending(id) as i32)
+            .unwrap_or(-EBADF)
+    })
+}
+
+/// Closes the socket; closing twice, or after deinit, does nothing.
+#[no_mangle]
+pub extern "C" fn pymesh_socket_close(id: i32) {
+    if let Some(id) = socket_id(id) {
+        with_stack(|s| {
+            if let Some(n) = s.node.as_mut() {
+                n.socket_close(id);
+            }
+        });
+    }
 }
 
 /// Runs due mesh work now; returns the next deadline in board milliseconds (`UINT64_MAX`:

@@ -11,6 +11,7 @@ use crate::lowpan::reassembly::Reassembler;
 use crate::mac::{self, Mac, MacConfig, NeighborLookup, TxRequest};
 use crate::mle::frames::{self, Context, Outgoing, RxError};
 use crate::mle::{LeaderData, Mle, MleCommand, Received, Role, Timing};
+use crate::net::{self, Delivery, Net, NetError, NodeAddresses, SocketId};
 use crate::radio::MAX_FRAME_LEN;
 use crate::radio::{LoRaConfig, Radio};
 use crate::rand::Rng;
@@ -164,6 +165,10 @@ pub struct Node {
     drops: RxDropCounters,
     datagram_tag: u16,
     reassembler: Reassembler<2>,
+    net: Net,
+    ping_replies: heapless::Deque<net::PingReply, 4>,
+    /// Mesh-local EIDs heard recently and the RLOC16 they came from.
+    eid_cache: Vec<(Ipv6Address, u16), 16>,
 }
 
 impl Node {
@@ -186,10 +191,15 @@ impl Node {
             network_data: Vec::new(),
             drops: RxDropCounters::default(),
             datagram_tag: mac_seed as u16,
-            // A 1280-byte datagram is 13 frames; give it that many frame times and more.
+            // A 1280-byte datagram is 15 frames, each acked, relayed hop by hop: on LoRa its
+            // last fragment can land many seconds after the first (10.4 s was measured too
+            // short for 2 hops at SF7 in the simulator).
             reassembler: Reassembler::new(Duration::from_millis(
-                config.timing.frame_time.millis() * 40 + 2000,
+                config.timing.frame_time.millis() * 160 + 5000,
             )),
+            net: Net::new(),
+            ping_replies: heapless::Deque::new(),
+            eid_cache: Vec::new(),
         }
     }
 
@@ -202,10 +212,11 @@ impl Node {
         self.mle.start(now, &mut self.rng);
     }
 
-    /// Stops the mesh; queued frames are dropped.
+    /// Stops the mesh; queued frames are dropped and the sockets closed.
     pub fn stop(&mut self) {
         self.mle.stop();
         self.mac.clear();
+        self.net.sockets.close_all();
     }
 
     pub fn role(&self) -> Role {
@@ -234,6 +245,12 @@ impl Node {
     }
     pub fn rx_drops(&self) -> &RxDropCounters {
         &self.drops
+    }
+    pub fn reassembly_counters(&self) -> &crate::lowpan::reassembly::ReassemblyCounters {
+        self.reassembler.counters()
+    }
+    pub fn net_counters(&self) -> &net::NetCounters {
+        self.net.counters()
     }
 
     /// The leader's extended address, when known (ourselves, or a router we have heard).
@@ -402,14 +419,35 @@ impl Node {
         }
     }
 
-    /// The RLOC16 an IPv6 destination lives at, when the address says so: a mesh-local
-    /// locator (RLOC, or the leader ALOC).
+    /// Remembers that mesh-local EID `eid` was heard from `rloc16` (OpenThread's "snooped"
+    /// address cache): answers can then reach it without an address query.
+    fn snoop_eid(&mut self, eid: Ipv6Address, rloc16: u16) {
+        let iid = eid.iid();
+        if eid.prefix64() != self.config.identity.mesh_local_prefix
+            || iid[..6] == [0, 0, 0, 0xff, 0xfe, 0]
+        {
+            return;
+        }
+        self.eid_cache.retain(|(e, _)| *e != eid);
+        if self.eid_cache.is_full() {
+            self.eid_cache.remove(0);
+        }
+        let _ = self.eid_cache.push((eid, rloc16));
+    }
+
+    /// The RLOC16 an IPv6 destination lives at: a mesh-local locator (RLOC, or the leader
+    /// ALOC), or a mesh-local EID seen recently (address query is not implemented yet).
     fn locator_of(&self, dst: &Ipv6Address) -> Option<u16> {
         let iid = dst.iid();
-        if dst.prefix64() != self.config.identity.mesh_local_prefix
-            || iid[..6] != [0, 0, 0, 0xff, 0xfe, 0]
-        {
+        if dst.prefix64() != self.config.identity.mesh_local_prefix {
             return None;
+        }
+        if iid[..6] != [0, 0, 0, 0xff, 0xfe, 0] {
+            return self
+                .eid_cache
+                .iter()
+                .find(|(e, _)| e == dst)
+                .map(|(_, r)| *r);
         }
         let loc = u16::from_be_bytes([iid[6], iid[7]]);
         if loc == 0xfc00 {
@@ -538,6 +576,12 @@ impl Node {
             self.drops.malformed += 1;
             return;
         };
+        // The RLOC16 the datagram came from (mesh originator, else the MAC source): lets us
+        // learn where its source address lives.
+        let origin = match (lowpan.mesh.map(|m| m.originator), mac_src) {
+            (Some(LinkAddress::Short(s)), _) | (None, LinkAddress::Short(s)) => Some(s.0),
+            _ => None,
+        };
         let mut buf = [0u8; 1280];
         let datagram: &[u8] = if lowpan.fragment.is_some() {
             match self.reassembler.process(now, &mac_src, &lowpan) {
@@ -565,12 +609,28 @@ impl Node {
                 }
             }
         };
+        let control_port = crate::wire::ipv6::Packet::new_checked(datagram)
+            .ok()
+            .and_then(|p| {
+                if p.next_header() != crate::wire::ipv6::next_header::UDP {
+                    return None;
+                }
+                let u = crate::wire::udp::Packet::new_checked(p.payload()).ok()?;
+                [crate::wire::mle_security::UDP_PORT, TMF_PORT]
+                    .contains(&u.dst_port())
+                    .then_some(u.dst_port())
+            });
+        if control_port.is_none() {
+            if let (Some(rloc16), Ok(p)) =
+                (origin, crate::wire::ipv6::Packet::new_checked(datagram))
+            {
+                self.snoop_eid(p.src_addr(), rloc16);
+            }
+            self.deliver_ip(now, datagram);
+            return;
+        }
         let datagram = match frames::Datagram::from_ipv6(datagram) {
             Ok(d) => d,
-            Err(RxError::NotHandled) => {
-                self.drops.not_handled += 1;
-                return;
-            }
             Err(_) => {
                 self.drops.malformed += 1;
                 return;
@@ -581,6 +641,124 @@ impl Node {
             Some((_, TMF_PORT, start)) => self.handle_tmf(now, &datagram, start),
             _ => self.drops.not_handled += 1,
         }
+    }
+
+    /// The node's addresses as the IPv6 service sees them.
+    pub fn addresses(&self) -> NodeAddresses {
+        let role = self.mle.role();
+        let attached = matches!(role, Role::Child | Role::Router | Role::Leader);
+        let mut aloc16s = Vec::new();
+        if role == Role::Leader {
+            let _ = aloc16s.push(0xfc00);
+        }
+        NodeAddresses {
+            mesh_local_prefix: self.config.identity.mesh_local_prefix,
+            link_local: self.link_local_address(),
+            ml_eid: self.ml_eid(),
+            rloc16: attached.then_some(self.rloc16()),
+            aloc16s,
+            slaac: Vec::new(),
+            is_router: role.is_router_or_leader(),
+        }
+    }
+
+    /// A datagram for the IPv6 service: sockets, ping replies, echo requests.
+    fn deliver_ip(&mut self, now: Instant, datagram: &[u8]) {
+        let addrs = self.addresses();
+        match self.net.deliver(now, datagram, &addrs) {
+            Delivery::EchoRequest(req) => {
+                let mut reply = [0u8; 1280];
+                if let Ok(n) = net::build::build_echo_reply(datagram, &req, &addrs, &mut reply) {
+                    let _ = self.send_ip(now, &reply[..n]);
+                }
+            }
+            Delivery::PingReply(r) => {
+                let _ = self.ping_replies.push_back(r);
+            }
+            Delivery::Socket { .. }
+            | Delivery::Icmp { .. }
+            | Delivery::Dropped(_)
+            | Delivery::Mle(_)
+            | Delivery::Tmf(_) => {}
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Sockets (the Python `socket.AF_LORA` API).
+
+    pub fn socket_open(&mut self) -> Result<SocketId, NetError> {
+        self.net.sockets.open()
+    }
+    pub fn socket_bind(
+        &mut self,
+        id: SocketId,
+        addr: Option<Ipv6Address>,
+        port: u16,
+    ) -> Result<(), NetError> {
+        match addr {
+            Some(a) if !a.is_unspecified() => self.net.sockets.bind_addr(id, a, port),
+            _ => self.net.sockets.bind(id, port),
+        }
+    }
+    /// Sends `payload` to `dst`:`port`; the byte count on success.
+    pub fn socket_sendto(
+        &mut self,
+        now: Instant,
+        id: SocketId,
+        dst: &Ipv6Address,
+        port: u16,
+        payload: &[u8],
+    ) -> Result<usize, NetError> {
+        let addrs = self.addresses();
+        let mut datagram = [0u8; 1280];
+        let n = self
+            .net
+            .sendto(id, dst, port, payload, &addrs, &mut datagram)?;
+        self.send_ip(now, &datagram[..n]).map_err(|e| match e {
+            SendError::NoRoute => NetError::HostUnreachable,
+            SendError::Malformed => NetError::MessageTooLong,
+            SendError::QueueFull => NetError::NoBuffers,
+        })?;
+        Ok(payload.len())
+    }
+    /// The oldest queued datagram: (length copied, source address, source port).
+    pub fn socket_recv(
+        &mut self,
+        id: SocketId,
+        buf: &mut [u8],
+    ) -> Option<(usize, Ipv6Address, u16)> {
+        self.net.sockets.recv(id, buf)
+    }
+    pub fn socket_pending(&self, id: SocketId) -> usize {
+        self.net.sockets.pending(id)
+    }
+    pub fn socket_close(&mut self, id: SocketId) {
+        self.net.sockets.close(id)
+    }
+    /// Sockets that got a datagram since the last call (bit per socket), for `rx_cb`.
+    pub fn take_socket_notifications(&mut self) -> u8 {
+        self.net.sockets.take_notifications()
+    }
+    /// Sends an ICMPv6 echo request (`cli('ping ...')`).
+    pub fn ping(
+        &mut self,
+        now: Instant,
+        dst: &Ipv6Address,
+        ident: u16,
+        seq: u16,
+        size: u16,
+    ) -> Result<(), NetError> {
+        let addrs = self.addresses();
+        let mut datagram = [0u8; 1280];
+        let n = self
+            .net
+            .ping(now, dst, ident, seq, size, 64, &addrs, &mut datagram)?;
+        self.send_ip(now, &datagram[..n])
+            .map_err(|_| NetError::HostUnreachable)
+    }
+    /// Echo replies received, oldest first.
+    pub fn take_ping_reply(&mut self) -> Option<net::PingReply> {
+        self.ping_replies.pop_front()
     }
 
     /// Sends a mesh-header frame on towards its final destination.

@@ -22,7 +22,11 @@ SOCK_RAW = 3
 
 def socket(af=2, type=1, proto=0):
     if af == AF_LORA:
-        raise NotImplementedError("AF_LORA sockets are not implemented yet: see README (Python API status)")
+        if type != SOCK_RAW:
+            raise OSError(22)  # EINVAL: Pycom's mesh sockets are SOCK_RAW only
+        import network
+
+        return network._MeshSocket()
     if _builtin_socket is None:
         raise OSError(97)  # EAFNOSUPPORT: this port has no other socket family
     return _builtin_socket(af, type, proto)

@@ -267,6 +267,8 @@ struct OnAir {
 pub struct Mac {
     config: MacConfig,
     rng: Rng,
+    /// No new data frame before this (pacing after an acked unicast frame).
+    pacing_until: Instant,
     short_addr: ShortAddress,
     /// Last data sequence number used.
     sequence: u8,
@@ -297,6 +299,7 @@ impl Mac {
         Mac {
             config,
             rng,
+            pacing_until: Instant::ZERO,
             short_addr: ShortAddress::INVALID,
             sequence,
             frame_counter: OutgoingFrameCounter(0),
@@ -673,7 +676,7 @@ impl Mac {
                         secured: false,
                         attempts: 0,
                         csma_backoffs: 0,
-                        not_before: q.queued_at,
+                        not_before: q.queued_at.max(self.pacing_until),
                         duty_cycle_wait_since: None,
                         ack_deadline: None,
                     });
@@ -792,7 +795,7 @@ impl Mac {
             }
         };
         if repr.frame_type == FrameType::Ack {
-            self.handle_ack(repr.sequence_number, tx_done);
+            self.handle_ack(now, repr.sequence_number, tx_done);
             return;
         }
         self.counters.rx_total += 1;
@@ -910,12 +913,23 @@ impl Mac {
         }
     }
 
-    fn handle_ack(&mut self, seq: u8, tx_done: &mut dyn FnMut(TxHandle, TxStatus)) {
+    fn handle_ack(&mut self, now: Instant, seq: u8, tx_done: &mut dyn FnMut(TxHandle, TxStatus)) {
         let awaited = self
             .current
             .as_ref()
             .is_some_and(|c| c.ack_deadline.is_some() && c.repr.sequence_number == seq);
         if awaited {
+            // Pace the next frame: a relay that just took this one needs the channel to pass
+            // it on (one frame and its ack). Without the pause, the fragments of a datagram
+            // crossing several hops collided with their own relaying (simulator, line of 8).
+            let airtime = self
+                .current
+                .as_ref()
+                .map(|c| self.config.lora.modulation().time_on_air(c.frame.len()))
+                .unwrap_or(Duration::ZERO);
+            let pause =
+                airtime.millis() + self.rng.range_u32(0, 2 * airtime.millis() as u32) as u64;
+            self.pacing_until = now + Duration::from_millis(pause);
             self.counters.tx_acked += 1;
             self.finish(TxStatus::Acked, tx_done);
         }

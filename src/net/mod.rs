@@ -51,6 +51,8 @@ pub enum NetError {
     AddressFamily,
     /// Datagram over 1280 bytes, or larger than the output buffer: EMSGSIZE.
     MessageTooLong,
+    /// The radio's transmit queue has no room for the datagram's frames now: ENOBUFS.
+    NoBuffers,
 }
 
 impl NetError {
@@ -58,6 +60,7 @@ impl NetError {
     pub const fn errno(self) -> i32 {
         match self {
             NetError::TooManySockets => 24,
+            NetError::NoBuffers => 105,
             NetError::InvalidPort | NetError::InvalidArgument => 22,
             NetError::AddressInUse => 98,
             NetError::HostUnreachable => 113,

@@ -224,6 +224,9 @@ impl Board for UnixBoard {
     fn mesh_running(&self, _running: bool) {
         self.notify();
     }
+    fn wake(&self) {
+        self.notify();
+    }
 }
 
 /// Parses `PYMESH_MAC`: 16 hex digits, optionally with `:` or `-` separators.

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Two unix firmware processes on one simulated medium exchange UDP over the mesh with Pycom's
+# socket API: B leads, A attaches, A sends to the leader ALOC, B answers to the sender's
+# address; both print what they got. SF7/BW500 at 869.525 MHz (10 % duty-cycle sub-band) keeps
+# it quick in real time.
+set -euo pipefail
+fw=$(realpath "$1")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export PYMESH_AIR="udp-test-$$"
+common='
+import time, socket
+from network import LoRa
+lora = LoRa(mode=LoRa.LORA, region=LoRa.EU868, frequency=869525000, bandwidth=LoRa.BW_500KHZ, sf=7)
+mesh = lora.Mesh()
+def wait(cond, s):
+    t0 = time.ticks_ms()
+    while not cond() and time.ticks_diff(time.ticks_ms(), t0) < s * 1000:
+        time.sleep_ms(50)
+    return cond()
+'
+leader="$common"'
+print("B leader:", wait(lambda: mesh.state() == 4, 60))
+s = socket.socket(socket.AF_LORA, socket.SOCK_RAW)
+s.bind(1234)
+t0 = time.ticks_ms()
+data = b""
+while len(data) == 0 and time.ticks_diff(time.ticks_ms(), t0) < 60000:
+    data, addr = s.recvfrom(128)
+    time.sleep_ms(20)
+print("B received:", data)
+s.sendto(b"pong " + data, addr)
+time.sleep(5)
+mesh.deinit()
+'
+child="$common"'
+print("A attached:", wait(lambda: mesh.state() in (2, 3), 60))
+s = socket.socket(socket.AF_LORA, socket.SOCK_RAW)
+s.bind(4321)
+print("A sent:", s.sendto(b"ping", ("fdde:ad00:beef:0:0:ff:fe00:fc00", 1234)))
+t0 = time.ticks_ms()
+data = b""
+while len(data) == 0 and time.ticks_diff(time.ticks_ms(), t0) < 30000:
+    data, addr = s.recvfrom(128)
+    time.sleep_ms(20)
+print("A received:", data, "from port", addr[1] if addr else None)
+mesh.deinit()
+'
+PYMESH_MAC=00000000000000b1 "$fw" -c "$leader" > "$tmp/b.out" 2>&1 &
+b=$!
+sleep 12
+PYMESH_MAC=00000000000000a1 "$fw" -c "$child" > "$tmp/a.out" 2>&1 || true
+wait $b || true
+cat "$tmp/b.out" "$tmp/a.out" | sed 's/^/    /'
+expected_b=$'B leader: True\nB received: b\'ping\''
+expected_a=$'A attached: True\nA sent: 4\nA received: b\'pong ping\' from port 1234'
+if [ "$(cat "$tmp/b.out")" = "$expected_b" ] && [ "$(cat "$tmp/a.out")" = "$expected_a" ]; then
+  echo "udp: 1 passed, 0 failed"
+else
+  echo "udp: 0 passed, 1 failed"
+  exit 1
+fi
