@@ -200,8 +200,11 @@ const ENODEV: i32 = 19;
 // network.LoRa
 
 /// Validates and applies the LoRa parameters. False with `err` set when refused.
+///
+/// # Safety
+/// `params` is NULL or points to a valid `pymesh_lora_params`; `err` is NULL or writable.
 #[no_mangle]
-pub extern "C" fn pymesh_lora_init(
+pub unsafe extern "C" fn pymesh_lora_init(
     params: *const pymesh_lora_params,
     err: *mut pymesh_error,
 ) -> bool {
@@ -256,8 +259,11 @@ pub extern "C" fn pymesh_lora_init(
 }
 
 /// Writes the node's EUI-64 (8 bytes, big-endian) to `out`. False when no board is registered.
+///
+/// # Safety
+/// `out` is NULL or points to 8 writable bytes.
 #[no_mangle]
-pub extern "C" fn pymesh_lora_mac(out: *mut u8) -> bool {
+pub unsafe extern "C" fn pymesh_lora_mac(out: *mut u8) -> bool {
     let Some(b) = board() else { return false };
     if out.is_null() {
         return false;
@@ -273,8 +279,11 @@ pub extern "C" fn pymesh_lora_mac(out: *mut u8) -> bool {
 
 /// Starts the mesh with `key` (`key_len` bytes: shorter keys are zero-padded to 16, as Pycom
 /// documented; longer is a ValueError). A running mesh is left running (second `Mesh()`).
+///
+/// # Safety
+/// `key` is NULL or points to `key_len` readable bytes; `err` is NULL or writable.
 #[no_mangle]
-pub extern "C" fn pymesh_mesh_start(
+pub unsafe extern "C" fn pymesh_mesh_start(
     key: *const u8,
     key_len: usize,
     err: *mut pymesh_error,
@@ -383,8 +392,11 @@ pub extern "C" fn pymesh_mesh_rloc() -> i32 {
 }
 
 /// Fills `out` with the leader's data; false when not attached.
+///
+/// # Safety
+/// `out` is NULL or points to a writable `pymesh_leader`.
 #[no_mangle]
-pub extern "C" fn pymesh_mesh_leader(out: *mut pymesh_leader) -> bool {
+pub unsafe extern "C" fn pymesh_mesh_leader(out: *mut pymesh_leader) -> bool {
     if out.is_null() {
         return false;
     }
@@ -408,8 +420,11 @@ pub extern "C" fn pymesh_mesh_leader(out: *mut pymesh_leader) -> bool {
 }
 
 /// Copies up to `cap` unicast addresses (Pycom's order) to `out`; returns how many.
+///
+/// # Safety
+/// `out` points to `cap` writable `pymesh_ip6` entries.
 #[no_mangle]
-pub extern "C" fn pymesh_mesh_ipaddr(out: *mut pymesh_ip6, cap: usize) -> usize {
+pub unsafe extern "C" fn pymesh_mesh_ipaddr(out: *mut pymesh_ip6, cap: usize) -> usize {
     let addrs = with_stack(|s| {
         s.node
             .as_ref()
@@ -425,8 +440,11 @@ pub extern "C" fn pymesh_mesh_ipaddr(out: *mut pymesh_ip6, cap: usize) -> usize 
 }
 
 /// Copies up to `cap` router-table rows to `out`; returns how many.
+///
+/// # Safety
+/// `out` points to `cap` writable `pymesh_router` entries.
 #[no_mangle]
-pub extern "C" fn pymesh_mesh_routers(out: *mut pymesh_router, cap: usize) -> usize {
+pub unsafe extern "C" fn pymesh_mesh_routers(out: *mut pymesh_router, cap: usize) -> usize {
     let now = board().map(|b| b.now()).unwrap_or_default();
     with_stack(|s| {
         let Some(n) = s.node.as_ref() else { return 0 };
@@ -453,19 +471,50 @@ pub extern "C" fn pymesh_mesh_routers(out: *mut pymesh_router, cap: usize) -> us
     })
 }
 
-/// Copies up to `cap` neighbor-table rows to `out`; returns how many.
+/// Copies up to `cap` neighbor-table rows to `out` (routers we have a link with, children,
+/// our parent; the leader shows as a router, as on Pycom); returns how many.
+///
+/// # Safety
+/// `out` points to `cap` writable `pymesh_neighbor` entries.
 #[no_mangle]
-pub extern "C" fn pymesh_mesh_neighbors(out: *mut pymesh_neighbor, cap: usize) -> usize {
-    // The neighbor table (children and adjacent routers) arrives with the mesh issue; a lone
-    // node has none, which is what this reports truthfully.
-    let _ = (out, cap);
-    0
+pub unsafe extern "C" fn pymesh_mesh_neighbors(out: *mut pymesh_neighbor, cap: usize) -> usize {
+    if out.is_null() {
+        return 0;
+    }
+    let now = board().map(|b| b.now()).unwrap_or_default();
+    with_stack(|s| {
+        let Some(n) = s.node.as_ref() else { return 0 };
+        let mut count = 0;
+        for nb in n.neighbors(now).iter().take(cap) {
+            let row = pymesh_neighbor {
+                mac: nb.ext_addr.to_u64(),
+                role: match nb.role {
+                    crate::mle::Role::Child => 2,
+                    _ => 3,
+                },
+                rloc16: nb.rloc16,
+                rssi: nb.avg_rssi,
+                age: nb.age.secs() as u32,
+            };
+            // SAFETY: `out` holds `cap` writable entries and count < cap.
+            unsafe { *out.add(count) = row };
+            count += 1;
+        }
+        count
+    })
 }
 
 /// Formats `addr` as Pycom prints it (8 groups of `%x`, no `::`) into `buf` (NUL-terminated);
 /// returns the length without the NUL, or 0 when `cap` is too small.
+///
+/// # Safety
+/// `addr` is NULL or valid; `buf` is NULL or has `cap` writable bytes.
 #[no_mangle]
-pub extern "C" fn pymesh_ip6_format(addr: *const pymesh_ip6, buf: *mut u8, cap: usize) -> usize {
+pub unsafe extern "C" fn pymesh_ip6_format(
+    addr: *const pymesh_ip6,
+    buf: *mut u8,
+    cap: usize,
+) -> usize {
     if addr.is_null() || buf.is_null() {
         return 0;
     }
@@ -484,8 +533,15 @@ pub extern "C" fn pymesh_ip6_format(addr: *const pymesh_ip6, buf: *mut u8, cap: 
 }
 
 /// Parses an IPv6 address (any textual form) from `len` bytes at `text`. False when invalid.
+///
+/// # Safety
+/// `text` is NULL or has `len` readable bytes; `out` is NULL or writable.
 #[no_mangle]
-pub extern "C" fn pymesh_ip6_parse(text: *const u8, len: usize, out: *mut pymesh_ip6) -> bool {
+pub unsafe extern "C" fn pymesh_ip6_parse(
+    text: *const u8,
+    len: usize,
+    out: *mut pymesh_ip6,
+) -> bool {
     if text.is_null() || out.is_null() {
         return false;
     }

@@ -29,6 +29,7 @@ while len(data) == 0 and time.ticks_diff(time.ticks_ms(), t0) < 60000:
     data, addr = s.recvfrom(128)
     time.sleep_ms(20)
 print("B received:", data)
+print("B neighbors:", [n.mac == 0xa1 and n.role in (2, 3) and n.rssi < 0 for n in mesh.neighbors()])
 s.sendto(b"pong " + data, addr)
 time.sleep(5)
 mesh.deinit()
@@ -44,6 +45,7 @@ while len(data) == 0 and time.ticks_diff(time.ticks_ms(), t0) < 30000:
     data, addr = s.recvfrom(128)
     time.sleep_ms(20)
 print("A received:", data, "from port", addr[1] if addr else None)
+print("A neighbors:", [(n.mac, n.role, n.rloc16 == mesh.leader().rloc16) for n in mesh.neighbors()])
 mesh.deinit()
 '
 PYMESH_MAC=00000000000000b1 "$fw" -c "$leader" > "$tmp/b.out" 2>&1 &
@@ -52,8 +54,8 @@ sleep 12
 PYMESH_MAC=00000000000000a1 "$fw" -c "$child" > "$tmp/a.out" 2>&1 || true
 wait $b || true
 cat "$tmp/b.out" "$tmp/a.out" | sed 's/^/    /'
-expected_b=$'B leader: True\nB received: b\'ping\''
-expected_a=$'A attached: True\nA sent: 4\nA received: b\'pong ping\' from port 1234'
+expected_b=$'B leader: True\nB received: b\'ping\'\nB neighbors: [True]'
+expected_a=$'A attached: True\nA sent: 4\nA received: b\'pong ping\' from port 1234\nA neighbors: [(177, 3, True)]'
 if [ "$(cat "$tmp/b.out")" = "$expected_b" ] && [ "$(cat "$tmp/a.out")" = "$expected_a" ]; then
   echo "udp: 1 passed, 0 failed"
 else
