@@ -167,6 +167,21 @@ pub struct RouterEntry {
     pub advertised_costs: [u8; 63],
 }
 
+impl RouterEntry {
+    /// A router we know of but have no route to yet.
+    pub const fn unreachable(router_id: u8, ext_addr: Option<ExtAddress>, now: Instant) -> Self {
+        RouterEntry {
+            router_id,
+            ext_addr,
+            next_hop: None,
+            path_cost: MAX_ROUTE_COST,
+            last_heard: now,
+            link: None,
+            advertised_costs: [MAX_ROUTE_COST; 63],
+        }
+    }
+}
+
 /// A direct radio link with a neighbour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Link {
@@ -775,13 +790,9 @@ impl Mle {
     fn add_own_router_entry(&mut self, router_id: u8, now: Instant) {
         self.routers.retain(|r| r.router_id != router_id);
         let entry = RouterEntry {
-            router_id,
-            ext_addr: Some(self.ext_addr),
             next_hop: Some(router_id),
             path_cost: 0,
-            last_heard: now,
-            link: None,
-            advertised_costs: [MAX_ROUTE_COST; 63],
+            ..RouterEntry::unreachable(router_id, Some(self.ext_addr), now)
         };
         let _ = self.routers.push(entry);
         self.routers.sort_unstable_by_key(|r| r.router_id);
@@ -1114,15 +1125,7 @@ impl Mle {
         };
         if let Some(id) = assigned {
             if !self.routers.iter().any(|r| r.router_id == id) {
-                let entry = RouterEntry {
-                    router_id: id,
-                    ext_addr: Some(requester),
-                    next_hop: None,
-                    path_cost: MAX_ROUTE_COST,
-                    last_heard: now,
-                    link: None,
-                    advertised_costs: [MAX_ROUTE_COST; 63],
-                };
+                let entry = RouterEntry::unreachable(id, Some(requester), now);
                 let _ = self.routers.push(entry);
                 self.routers.sort_unstable_by_key(|r| r.router_id);
                 self.router_id_sequence = self.router_id_sequence.wrapping_add(1);
@@ -1167,15 +1170,7 @@ impl Mle {
             self.routers.retain(|r| mask.contains(r.router_id));
             for id in mask.iter() {
                 if !self.routers.iter().any(|r| r.router_id == id) {
-                    let entry = RouterEntry {
-                        router_id: id,
-                        ext_addr: None,
-                        next_hop: None,
-                        path_cost: MAX_ROUTE_COST,
-                        last_heard: now,
-                        link: None,
-                        advertised_costs: [MAX_ROUTE_COST; 63],
-                    };
+                    let entry = RouterEntry::unreachable(id, None, now);
                     let _ = self.routers.push(entry);
                 }
             }
@@ -1300,15 +1295,7 @@ impl Mle {
         // A child of ours that became a router is a child no more.
         self.children.retain(|c| c.ext_addr != rx.sender);
         if self.router_entry_mut(router_id).is_none() {
-            let entry = RouterEntry {
-                router_id,
-                ext_addr: Some(rx.sender),
-                next_hop: None,
-                path_cost: MAX_ROUTE_COST,
-                last_heard: now,
-                link: None,
-                advertised_costs: [MAX_ROUTE_COST; 63],
-            };
+            let entry = RouterEntry::unreachable(router_id, Some(rx.sender), now);
             if self.routers.push(entry).is_err() {
                 return;
             }
@@ -1423,15 +1410,7 @@ impl Mle {
                 });
                 for rid in route.router_mask.iter() {
                     if !self.routers.iter().any(|r| r.router_id == rid) {
-                        let entry = RouterEntry {
-                            router_id: rid,
-                            ext_addr: None,
-                            next_hop: None,
-                            path_cost: MAX_ROUTE_COST,
-                            last_heard: now,
-                            link: None,
-                            advertised_costs: [MAX_ROUTE_COST; 63],
-                        };
+                        let entry = RouterEntry::unreachable(rid, None, now);
                         let _ = self.routers.push(entry);
                     }
                 }
