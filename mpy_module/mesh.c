@@ -3,6 +3,7 @@
 
 #include "py/runtime.h"
 #include "py/objtuple.h"
+#include "py/mphal.h"
 #include "pymesh_shim.h"
 
 typedef struct _pymesh_mesh_obj_t {
@@ -119,6 +120,70 @@ static mp_obj_t mesh_neighbors(mp_obj_t self_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(mesh_neighbors_obj, mesh_neighbors);
 
+// rx_cb(handler, arg): handler(arg) once per datagram queued on a mesh socket, run by the
+// scheduler in the VM's context (never on the mesh thread or in an IRQ). An exception in the
+// handler is printed and later callbacks still run (the original stopped calling them).
+MP_REGISTER_ROOT_POINTER(mp_obj_t pymesh_rx_handler);
+MP_REGISTER_ROOT_POINTER(mp_obj_t pymesh_rx_arg);
+
+#if MICROPY_ENABLE_SCHEDULER
+static volatile uint32_t rx_pending;
+static volatile bool rx_scheduled;
+
+static mp_obj_t rx_dispatch(mp_obj_t unused) {
+    for (;;) {
+        mp_uint_t state = MICROPY_BEGIN_ATOMIC_SECTION();
+        bool more = rx_pending > 0;
+        if (more) {
+            rx_pending--;
+        } else {
+            rx_scheduled = false;
+        }
+        MICROPY_END_ATOMIC_SECTION(state);
+        if (!more) {
+            break;
+        }
+        mp_obj_t handler = MP_STATE_VM(pymesh_rx_handler);
+        if (handler == MP_OBJ_NULL || handler == mp_const_none) {
+            continue;
+        }
+        nlr_buf_t nlr;
+        if (nlr_push(&nlr) == 0) {
+            mp_call_function_1(handler, MP_STATE_VM(pymesh_rx_arg));
+            nlr_pop();
+        } else {
+            mp_printf(&mp_plat_print, "rx_cb handler raised an exception:\n");
+            mp_obj_print_exception(&mp_plat_print, MP_OBJ_FROM_PTR(nlr.ret_val));
+        }
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(rx_dispatch_obj, rx_dispatch);
+
+// Called by the core after a poll that queued datagrams (mesh thread on unix).
+static void rx_notify(uint32_t queued) {
+    mp_uint_t state = MICROPY_BEGIN_ATOMIC_SECTION();
+    rx_pending += queued;
+    bool schedule = !rx_scheduled;
+    rx_scheduled = true;
+    MICROPY_END_ATOMIC_SECTION(state);
+    if (schedule && !mp_sched_schedule(MP_OBJ_FROM_PTR(&rx_dispatch_obj), mp_const_none)) {
+        rx_scheduled = false; // scheduler queue full: the next notification tries again
+    }
+}
+
+static mp_obj_t mesh_rx_cb(mp_obj_t self_in, mp_obj_t handler, mp_obj_t arg) {
+    if (handler != mp_const_none && !mp_obj_is_callable(handler)) {
+        mp_raise_TypeError(MP_ERROR_TEXT("rx_cb handler must be callable or None"));
+    }
+    MP_STATE_VM(pymesh_rx_handler) = handler;
+    MP_STATE_VM(pymesh_rx_arg) = arg;
+    pymesh_set_rx_callback(handler == mp_const_none ? NULL : rx_notify);
+    return MP_OBJ_NEW_SMALL_INT(pymesh_mesh_running() ? 1 : 0);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(mesh_rx_cb_obj, mesh_rx_cb);
+#endif
+
 // Not implemented yet (listed in the README): they raise rather than guess.
 static mp_obj_t mesh_not_implemented(size_t n_args, const mp_obj_t *args) {
     mp_raise_NotImplementedError(MP_ERROR_TEXT("not implemented yet: see README (Python API status)"));
@@ -134,7 +199,11 @@ static const mp_rom_map_elem_t mesh_locals_dict_table[] = {
     { MP_ROM_QSTR(MP_QSTR_leader), MP_ROM_PTR(&mesh_leader_obj) },
     { MP_ROM_QSTR(MP_QSTR_routers), MP_ROM_PTR(&mesh_routers_obj) },
     { MP_ROM_QSTR(MP_QSTR_neighbors), MP_ROM_PTR(&mesh_neighbors_obj) },
+    #if MICROPY_ENABLE_SCHEDULER
+    { MP_ROM_QSTR(MP_QSTR_rx_cb), MP_ROM_PTR(&mesh_rx_cb_obj) },
+    #else
     { MP_ROM_QSTR(MP_QSTR_rx_cb), MP_ROM_PTR(&mesh_not_implemented_obj) },
+    #endif
     { MP_ROM_QSTR(MP_QSTR_border_router), MP_ROM_PTR(&mesh_not_implemented_obj) },
     { MP_ROM_QSTR(MP_QSTR_border_router_del), MP_ROM_PTR(&mesh_not_implemented_obj) },
     { MP_ROM_QSTR(MP_QSTR_cli), MP_ROM_PTR(&mesh_not_implemented_obj) },

@@ -50,6 +50,10 @@ struct Stack {
 
 static BOARD: Mutex<core::cell::Cell<Option<&'static dyn Board>>> =
     Mutex::new(core::cell::Cell::new(None));
+/// The shim's "datagrams queued" notification (`rx_cb`), called after a poll, outside the
+/// stack's lock, with the number of datagrams queued on sockets since the last call.
+static RX_CALLBACK: Mutex<core::cell::Cell<Option<extern "C" fn(u32)>>> =
+    Mutex::new(core::cell::Cell::new(None));
 static STACK: Mutex<RefCell<Stack>> = Mutex::new(RefCell::new(Stack {
     lora: None,
     node: None,
@@ -75,17 +79,33 @@ fn with_stack<R>(f: impl FnOnce(&mut Stack) -> R) -> R {
 pub fn poll() -> u64 {
     let Some(b) = board() else { return u64::MAX };
     let now = b.now();
-    with_stack(|s| {
+    let (next, queued) = with_stack(|s| {
         let Some(node) = s.node.as_mut() else {
-            return u64::MAX;
+            return (u64::MAX, 0);
         };
         b.with_radio(&mut |radio| {
             node.poll(now, radio);
         });
-        node.poll_at()
+        let next = node
+            .poll_at()
             .map(|t| t.millis().max(now.millis()))
-            .unwrap_or(u64::MAX)
-    })
+            .unwrap_or(u64::MAX);
+        (next, node.take_datagrams_queued())
+    });
+    if queued > 0 {
+        if let Some(cb) = critical_section::with(|cs| RX_CALLBACK.borrow(cs).get()) {
+            cb(queued);
+        }
+    }
+    next
+}
+
+/// Sets (or clears, with NULL) the function told how many datagrams were queued on mesh
+/// sockets, after each poll that queued some. It runs on the mesh thread (unix) or in the VM
+/// poll hook (bare metal): it must only schedule work (MicroPython: `mp_sched_schedule`).
+#[no_mangle]
+pub extern "C" fn pymesh_set_rx_callback(callback: Option<extern "C" fn(u32)>) {
+    critical_section::with(|cs| RX_CALLBACK.borrow(cs).set(callback));
 }
 
 /// Runs `f` on the running node (for board-side diagnostics and tests).

@@ -169,6 +169,8 @@ pub struct Node {
     ping_replies: heapless::Deque<net::PingReply, 4>,
     /// Mesh-local EIDs heard recently and the RLOC16 they came from.
     eid_cache: Vec<(Ipv6Address, u16), 16>,
+    /// Datagrams queued on sockets since the last `take_datagrams_queued` (rx_cb).
+    datagrams_queued: u32,
 }
 
 impl Node {
@@ -200,6 +202,7 @@ impl Node {
             net: Net::new(),
             ping_replies: heapless::Deque::new(),
             eid_cache: Vec::new(),
+            datagrams_queued: 0,
         }
     }
 
@@ -675,11 +678,10 @@ impl Node {
             Delivery::PingReply(r) => {
                 let _ = self.ping_replies.push_back(r);
             }
-            Delivery::Socket { .. }
-            | Delivery::Icmp { .. }
-            | Delivery::Dropped(_)
-            | Delivery::Mle(_)
-            | Delivery::Tmf(_) => {}
+            Delivery::Socket { .. } => {
+                self.datagrams_queued = self.datagrams_queued.saturating_add(1)
+            }
+            Delivery::Icmp { .. } | Delivery::Dropped(_) | Delivery::Mle(_) | Delivery::Tmf(_) => {}
         }
     }
 
@@ -734,6 +736,10 @@ impl Node {
     }
     pub fn socket_close(&mut self, id: SocketId) {
         self.net.sockets.close(id)
+    }
+    /// Datagrams queued on any socket since the last call: `rx_cb` runs once for each.
+    pub fn take_datagrams_queued(&mut self) -> u32 {
+        core::mem::take(&mut self.datagrams_queued)
     }
     /// Sockets that got a datagram since the last call (bit per socket), for `rx_cb`.
     pub fn take_socket_notifications(&mut self) -> u8 {

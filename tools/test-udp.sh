@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Two unix firmware processes on one simulated medium exchange UDP over the mesh with Pycom's
 # socket API: B leads, A attaches, A sends to the leader ALOC, B answers to the sender's
-# address; both print what they got. SF7/BW500 at 869.525 MHz (10 % duty-cycle sub-band) keeps
+# address (B receives through rx_cb, whose first call raises: later calls still run); both print
+# what they got. SF7/BW500 at 869.525 MHz (10 % duty-cycle sub-band) keeps
 # it quick in real time.
 set -euo pipefail
 fw=$(realpath "$1")
@@ -23,15 +24,23 @@ leader="$common"'
 print("B leader:", wait(lambda: mesh.state() == 4, 60))
 s = socket.socket(socket.AF_LORA, socket.SOCK_RAW)
 s.bind(1234)
-t0 = time.ticks_ms()
-data = b""
-while len(data) == 0 and time.ticks_diff(time.ticks_ms(), t0) < 60000:
-    data, addr = s.recvfrom(128)
-    time.sleep_ms(20)
+got = []
+calls = [0]
+def on_rx(sock):
+    calls[0] += 1
+    data, addr = sock.recvfrom(128)
+    got.append((data, addr))
+    if calls[0] == 1:
+        raise ValueError("handler error")
+print("B rx_cb:", mesh.rx_cb(on_rx, s))
+wait(lambda: len(got) >= 1, 60)
+data, addr = got[0]
 print("B received:", data)
 print("B neighbors:", [n.mac == 0xa1 and n.role in (2, 3) and n.rssi < 0 for n in mesh.neighbors()])
 s.sendto(b"pong " + data, addr)
-time.sleep(5)
+wait(lambda: len(got) >= 2, 30)
+print("B got:", [d for d, a in got], "calls:", calls[0])
+time.sleep(3)
 mesh.deinit()
 '
 child="$common"'
@@ -46,6 +55,8 @@ while len(data) == 0 and time.ticks_diff(time.ticks_ms(), t0) < 30000:
     time.sleep_ms(20)
 print("A received:", data, "from port", addr[1] if addr else None)
 print("A neighbors:", [(n.mac, n.role, n.rloc16 == mesh.leader().rloc16) for n in mesh.neighbors()])
+s.sendto(b"again", ("fdde:ad00:beef:0:0:ff:fe00:fc00", 1234))
+time.sleep(5)
 mesh.deinit()
 '
 PYMESH_MAC=00000000000000b1 "$fw" -c "$leader" > "$tmp/b.out" 2>&1 &
@@ -54,9 +65,15 @@ sleep 12
 PYMESH_MAC=00000000000000a1 "$fw" -c "$child" > "$tmp/a.out" 2>&1 || true
 wait $b || true
 cat "$tmp/b.out" "$tmp/a.out" | sed 's/^/    /'
-expected_b=$'B leader: True\nB received: b\'ping\'\nB neighbors: [True]'
-expected_a=$'A attached: True\nA sent: 4\nA received: b\'pong ping\' from port 1234\nA neighbors: [(177, 3, True)]'
-if [ "$(cat "$tmp/b.out")" = "$expected_b" ] && [ "$(cat "$tmp/a.out")" = "$expected_a" ]; then
+want_b=("B leader: True" "B rx_cb: 1" "B received: b'ping'" "B neighbors: [True]"
+        "rx_cb handler raised an exception:" "ValueError: handler error"
+        "B got: [b'ping', b'again'] calls: 2")
+want_a=("A attached: True" "A sent: 4" "A received: b'pong ping' from port 1234"
+        "A neighbors: [(177, 3, True)]")
+ok=1
+for line in "${want_b[@]}"; do grep -qxF "$line" "$tmp/b.out" || { echo "missing in B: $line"; ok=0; }; done
+for line in "${want_a[@]}"; do grep -qxF "$line" "$tmp/a.out" || { echo "missing in A: $line"; ok=0; }; done
+if [ $ok = 1 ]; then
   echo "udp: 1 passed, 0 failed"
 else
   echo "udp: 0 passed, 1 failed"
