@@ -184,6 +184,18 @@ static mp_obj_t mesh_rx_cb(mp_obj_t self_in, mp_obj_t handler, mp_obj_t arg) {
 static MP_DEFINE_CONST_FUN_OBJ_3(mesh_rx_cb_obj, mesh_rx_cb);
 #endif
 
+// cli(cmd): OpenThread's CLI text for cmd, without the final "Done" (as Pycom returned it).
+static mp_obj_t mesh_cli(mp_obj_t self_in, mp_obj_t cmd_in) {
+    size_t len;
+    const char *cmd = mp_obj_str_get_data(cmd_in, &len);
+    vstr_t vstr;
+    vstr_init(&vstr, 2048);
+    size_t n = pymesh_cli((const uint8_t *)cmd, len, (uint8_t *)vstr.buf, vstr.alloc);
+    vstr.len = n;
+    return mp_obj_new_str_from_vstr(&vstr);
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(mesh_cli_obj, mesh_cli);
+
 // Not implemented yet (listed in the README): they raise rather than guess.
 static mp_obj_t mesh_not_implemented(size_t n_args, const mp_obj_t *args) {
     mp_raise_NotImplementedError(MP_ERROR_TEXT("not implemented yet: see README (Python API status)"));
@@ -206,7 +218,7 @@ static const mp_rom_map_elem_t mesh_locals_dict_table[] = {
     #endif
     { MP_ROM_QSTR(MP_QSTR_border_router), MP_ROM_PTR(&mesh_not_implemented_obj) },
     { MP_ROM_QSTR(MP_QSTR_border_router_del), MP_ROM_PTR(&mesh_not_implemented_obj) },
-    { MP_ROM_QSTR(MP_QSTR_cli), MP_ROM_PTR(&mesh_not_implemented_obj) },
+    { MP_ROM_QSTR(MP_QSTR_cli), MP_ROM_PTR(&mesh_cli_obj) },
 };
 static MP_DEFINE_CONST_DICT(mesh_locals_dict, mesh_locals_dict_table);
 

@@ -759,6 +759,39 @@ pub extern "C" fn pymesh_socket_close(id: i32) {
     }
 }
 
+/// Runs an OpenThread CLI command; writes the text (NUL-terminated, truncated to fit) to
+/// `out` and returns its length without the NUL.
+///
+/// # Safety
+/// `cmd` has `cmd_len` readable bytes; `out` has `cap` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn pymesh_cli(
+    cmd: *const u8,
+    cmd_len: usize,
+    out: *mut u8,
+    cap: usize,
+) -> usize {
+    if cmd.is_null() || out.is_null() || cap == 0 {
+        return 0;
+    }
+    // SAFETY: `cmd` has `cmd_len` readable bytes (documented above).
+    let bytes = unsafe { core::slice::from_raw_parts(cmd, cmd_len) };
+    let line = core::str::from_utf8(bytes).unwrap_or("");
+    let now = board().map(|b| b.now()).unwrap_or_default();
+    let mut text: heapless::String<2048> = heapless::String::new();
+    with_stack(|s| {
+        // A full buffer truncates the text; what fits is still worth returning.
+        let _ = crate::cli::execute(s.node.as_ref(), now, line, &mut text);
+    });
+    let n = text.len().min(cap - 1);
+    // SAFETY: `out` has `cap` writable bytes and n + 1 <= cap.
+    unsafe {
+        core::ptr::copy_nonoverlapping(text.as_ptr(), out, n);
+        *out.add(n) = 0;
+    }
+    n
+}
+
 /// Runs due mesh work now; returns the next deadline in board milliseconds (`UINT64_MAX`:
 /// none). Bare-metal boards call it from their poll hook.
 #[no_mangle]

@@ -12,6 +12,7 @@
 #[cfg(not(target_os = "none"))]
 extern crate std;
 
+pub mod cli;
 pub mod ffi;
 pub mod lowpan;
 pub mod mac;
