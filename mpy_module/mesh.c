@@ -185,13 +185,24 @@ static MP_DEFINE_CONST_FUN_OBJ_3(mesh_rx_cb_obj, mesh_rx_cb);
 #endif
 
 // cli(cmd): OpenThread's CLI text for cmd, without the final "Done" (as Pycom returned it).
+// A ping waits for its reply line (or the core's deadline), letting the mesh run meanwhile.
 static mp_obj_t mesh_cli(mp_obj_t self_in, mp_obj_t cmd_in) {
     size_t len;
     const char *cmd = mp_obj_str_get_data(cmd_in, &len);
     vstr_t vstr;
     vstr_init(&vstr, 2048);
-    size_t n = pymesh_cli((const uint8_t *)cmd, len, (uint8_t *)vstr.buf, vstr.alloc);
-    vstr.len = n;
+    bool pending = false;
+    vstr.len = pymesh_cli((const uint8_t *)cmd, len, (uint8_t *)vstr.buf, vstr.alloc, &pending);
+    while (pending) {
+        // Ports without a mesh thread make progress here; with one, this is harmless.
+        pymesh_poll();
+        #if MICROPY_PY_TIME
+        mp_hal_delay_ms(20);
+        #endif
+        char line[160];
+        size_t n = pymesh_cli_wait((uint8_t *)line, sizeof(line), &pending);
+        vstr_add_strn(&vstr, line, n);
+    }
     return mp_obj_new_str_from_vstr(&vstr);
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(mesh_cli_obj, mesh_cli);

@@ -274,6 +274,33 @@ fn counters_mle(n: &Node, out: &mut dyn Write) -> fmt::Result {
     )
 }
 
+/// `ping <address> [size]`: an ICMPv6 echo request now; the reply line comes later
+/// ([`Node::take_ping_reply`]). OpenThread's default payload is 8 bytes ("16 bytes from ...").
+/// Returns the error text when the arguments or the route are wrong.
+pub fn start_ping(node: &mut Node, now: Instant, line: &str, seq: u16) -> Result<(), &'static str> {
+    let mut words = line.split_whitespace();
+    if words.next() != Some("ping") {
+        return Err(INVALID_COMMAND);
+    }
+    let Some(dst) = words.next().and_then(crate::wire::Ipv6Address::parse) else {
+        return Err(INVALID_ARGS);
+    };
+    let size = match words.next() {
+        None => 8,
+        Some(w) => match w.parse::<u16>() {
+            Ok(v) if v <= 1232 => v,
+            _ => return Err(INVALID_ARGS),
+        },
+    };
+    node.ping(now, &dst, 0x5053, seq, size)
+        .map_err(|_| "Error 23: NoRoute\r\n")
+}
+
+/// True for commands whose output arrives later (the shim waits for it).
+pub fn is_ping(line: &str) -> bool {
+    line.split_whitespace().next() == Some("ping")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

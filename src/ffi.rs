@@ -46,6 +46,9 @@ struct Stack {
     node: Option<Node>,
     /// Set by `deinit`: getters answer with Pycom's "after deinit" values.
     deinitialised: bool,
+    /// A `cli('ping ...')` waiting for its reply until this instant.
+    ping_deadline: Option<Instant>,
+    ping_seq: u16,
 }
 
 static BOARD: Mutex<core::cell::Cell<Option<&'static dyn Board>>> =
@@ -58,6 +61,8 @@ static STACK: Mutex<RefCell<Stack>> = Mutex::new(RefCell::new(Stack {
     lora: None,
     node: None,
     deinitialised: false,
+    ping_deadline: None,
+    ping_seq: 0,
 }));
 
 /// Registers the board. Call once, before the first API call (boards do it in `pymesh_board_init`).
@@ -759,37 +764,123 @@ pub extern "C" fn pymesh_socket_close(id: i32) {
     }
 }
 
+/// Copies `text` NUL-terminated into `out` (truncated to fit); returns its length.
+fn copy_out(text: &str, out: *mut u8, cap: usize) -> usize {
+    if out.is_null() || cap == 0 {
+        return 0;
+    }
+    let n = text.len().min(cap - 1);
+    // SAFETY: callers pass `out` with `cap` writable bytes, and n + 1 <= cap.
+    unsafe {
+        core::ptr::copy_nonoverlapping(text.as_ptr(), out, n);
+        *out.add(n) = 0;
+    }
+    n
+}
+
 /// Runs an OpenThread CLI command; writes the text (NUL-terminated, truncated to fit) to
-/// `out` and returns its length without the NUL.
+/// `out` and returns its length without the NUL. For `ping`, the request is sent and
+/// `*pending` set: the shim then calls [`pymesh_cli_wait`] until it clears.
 ///
 /// # Safety
-/// `cmd` has `cmd_len` readable bytes; `out` has `cap` writable bytes.
+/// `cmd` has `cmd_len` readable bytes; `out` has `cap` writable bytes; `pending` is writable.
 #[no_mangle]
 pub unsafe extern "C" fn pymesh_cli(
     cmd: *const u8,
     cmd_len: usize,
     out: *mut u8,
     cap: usize,
+    pending: *mut bool,
 ) -> usize {
-    if cmd.is_null() || out.is_null() || cap == 0 {
+    if cmd.is_null() || out.is_null() || cap == 0 || pending.is_null() {
         return 0;
     }
+    // SAFETY: `pending` is writable (checked non-null).
+    unsafe { *pending = false };
     // SAFETY: `cmd` has `cmd_len` readable bytes (documented above).
     let bytes = unsafe { core::slice::from_raw_parts(cmd, cmd_len) };
     let line = core::str::from_utf8(bytes).unwrap_or("");
-    let now = board().map(|b| b.now()).unwrap_or_default();
+    let Some(b) = board() else {
+        return copy_out(crate::cli::INVALID_COMMAND, out, cap);
+    };
+    let now = b.now();
     let mut text: heapless::String<2048> = heapless::String::new();
-    with_stack(|s| {
-        // A full buffer truncates the text; what fits is still worth returning.
-        let _ = crate::cli::execute(s.node.as_ref(), now, line, &mut text);
+    let started = with_stack(|s| {
+        if crate::cli::is_ping(line) {
+            let seq = s.ping_seq.wrapping_add(1);
+            let result = match s.node.as_mut() {
+                None => Err("Error 13: InvalidState\r\n"),
+                Some(n) => {
+                    // Replies to earlier pings are stale now.
+                    while n.take_ping_reply().is_some() {}
+                    crate::cli::start_ping(n, now, line, seq)
+                }
+            };
+            match result {
+                Ok(()) => {
+                    s.ping_seq = seq;
+                    let wait = s
+                        .node
+                        .as_ref()
+                        .map(|n| n.config().timing.frame_time.millis() * 40 + 3000)
+                        .unwrap_or(0);
+                    s.ping_deadline = Some(now + crate::time::Duration::from_millis(wait));
+                    true
+                }
+                Err(e) => {
+                    let _ = text.push_str(e);
+                    false
+                }
+            }
+        } else {
+            // A full buffer truncates the text; what fits is still worth returning.
+            let _ = crate::cli::execute(s.node.as_ref(), now, line, &mut text);
+            false
+        }
     });
-    let n = text.len().min(cap - 1);
-    // SAFETY: `out` has `cap` writable bytes and n + 1 <= cap.
-    unsafe {
-        core::ptr::copy_nonoverlapping(text.as_ptr(), out, n);
-        *out.add(n) = 0;
+    if started {
+        b.wake();
+        // SAFETY: `pending` is writable (checked non-null).
+        unsafe { *pending = true };
     }
-    n
+    copy_out(&text, out, cap)
+}
+
+/// Collects the output of a pending `cli('ping ...')`: the reply line once it arrived (then
+/// `*pending` clears), nothing while it is awaited, nothing and `*pending` cleared at the
+/// deadline (OpenThread prints nothing for a lost ping).
+///
+/// # Safety
+/// `out` has `cap` writable bytes; `pending` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn pymesh_cli_wait(out: *mut u8, cap: usize, pending: *mut bool) -> usize {
+    if out.is_null() || cap == 0 || pending.is_null() {
+        return 0;
+    }
+    let now = board().map(|b| b.now()).unwrap_or_default();
+    let mut text: heapless::String<160> = heapless::String::new();
+    let still = with_stack(|s| {
+        let Some(deadline) = s.ping_deadline else {
+            return false;
+        };
+        let Some(n) = s.node.as_mut() else {
+            s.ping_deadline = None;
+            return false;
+        };
+        if let Some(r) = n.take_ping_reply() {
+            let _ = write!(text, "{r}\r\n");
+            s.ping_deadline = None;
+            return false;
+        }
+        if now >= deadline {
+            s.ping_deadline = None;
+            return false;
+        }
+        true
+    });
+    // SAFETY: `pending` is writable (checked non-null).
+    unsafe { *pending = still };
+    copy_out(&text, out, cap)
 }
 
 /// Runs due mesh work now; returns the next deadline in board milliseconds (`UINT64_MAX`:

@@ -56,6 +56,8 @@ while len(data) == 0 and time.ticks_diff(time.ticks_ms(), t0) < 30000:
 print("A received:", data, "from port", addr[1] if addr else None)
 print("A neighbors:", [(n.mac, n.role, n.rloc16 == mesh.leader().rloc16) for n in mesh.neighbors()])
 s.sendto(b"again", ("fdde:ad00:beef:0:0:ff:fe00:fc00", 1234))
+p = mesh.cli("ping fdde:ad00:beef:0:0:ff:fe00:fc00")
+print("A ping:", p.startswith("16 bytes from fdde:ad00:beef:0:0:ff:fe00:fc00: icmp_seq=1 hlim=64 time=") and p.endswith("ms\r\n"), repr(p))
 time.sleep(5)
 mesh.deinit()
 '
@@ -70,9 +72,11 @@ want_b=("B leader: True" "B rx_cb: 1" "B received: b'ping'" "B neighbors: [True]
         "B got: [b'ping', b'again'] calls: 2")
 want_a=("A attached: True" "A sent: 4" "A received: b'pong ping' from port 1234"
         "A neighbors: [(177, 3, True)]")
+want_a_prefix="A ping: True"
 ok=1
 for line in "${want_b[@]}"; do grep -qxF "$line" "$tmp/b.out" || { echo "missing in B: $line"; ok=0; }; done
 for line in "${want_a[@]}"; do grep -qxF "$line" "$tmp/a.out" || { echo "missing in A: $line"; ok=0; }; done
+grep -q "^$want_a_prefix " "$tmp/a.out" || { echo "missing in A: $want_a_prefix"; ok=0; }
 if [ $ok = 1 ]; then
   echo "udp: 1 passed, 0 failed"
 else
