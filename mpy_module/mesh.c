@@ -4,6 +4,7 @@
 #include "py/runtime.h"
 #include "py/objtuple.h"
 #include "py/mphal.h"
+#include "py/mperrno.h"
 #include "pymesh_shim.h"
 
 typedef struct _pymesh_mesh_obj_t {
@@ -207,11 +208,61 @@ static mp_obj_t mesh_cli(mp_obj_t self_in, mp_obj_t cmd_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(mesh_cli_obj, mesh_cli);
 
-// Not implemented yet (listed in the README): they raise rather than guess.
+// border_router(): our prefixes as [(net, preference)]; border_router(net, pref): announce
+// net (e.g. "2001:cafe:cafe:cafe::/64") with preference -1, 0 or 1; returns 0.
+static const qstr br_fields[] = { MP_QSTR_net, MP_QSTR_preference };
+
+static mp_obj_t mesh_border_router(size_t n_args, const mp_obj_t *args) {
+    if (n_args == 1) {
+        mp_obj_t list = mp_obj_new_list(0, NULL);
+        for (size_t i = 0;; i++) {
+            char text[64];
+            int32_t pref = 0;
+            size_t n = pymesh_border_router_get(i, (uint8_t *)text, sizeof(text), &pref);
+            if (n == 0) {
+                break;
+            }
+            mp_obj_t items[2] = { mp_obj_new_str(text, n), mp_obj_new_int(pref) };
+            mp_obj_list_append(list, mp_obj_new_attrtuple(br_fields, 2, items));
+        }
+        return list;
+    }
+    if (n_args != 3) {
+        mp_raise_TypeError(MP_ERROR_TEXT("border_router() or border_router(net, preference)"));
+    }
+    size_t len;
+    const char *net = mp_obj_str_get_data(args[1], &len);
+    int r = pymesh_border_router_add((const uint8_t *)net, len, mp_obj_get_int(args[2]));
+    if (r == -MP_EINVAL) {
+        mp_raise_ValueError(MP_ERROR_TEXT("net must be an IPv6 prefix like '2001:db8::/64' and preference -1, 0 or 1"));
+    } else if (r < 0) {
+        mp_raise_OSError(-r);
+    }
+    return MP_OBJ_NEW_SMALL_INT(0);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mesh_border_router_obj, 1, 3, mesh_border_router);
+
+// border_router_del(net): withdraw one of our prefixes (every node drops its SLAAC address).
+static mp_obj_t mesh_border_router_del(mp_obj_t self_in, mp_obj_t net_in) {
+    size_t len;
+    const char *net = mp_obj_str_get_data(net_in, &len);
+    int r = pymesh_border_router_del((const uint8_t *)net, len);
+    if (r == -MP_EINVAL) {
+        mp_raise_ValueError(MP_ERROR_TEXT("net must be an IPv6 prefix like '2001:db8::/64'"));
+    } else if (r < 0) {
+        mp_raise_OSError(-r);
+    }
+    return MP_OBJ_NEW_SMALL_INT(0);
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(mesh_border_router_del_obj, mesh_border_router_del);
+
+#if !MICROPY_ENABLE_SCHEDULER
+// Not implemented on ports without a scheduler (listed in the README).
 static mp_obj_t mesh_not_implemented(size_t n_args, const mp_obj_t *args) {
     mp_raise_NotImplementedError(MP_ERROR_TEXT("not implemented yet: see README (Python API status)"));
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mesh_not_implemented_obj, 1, 3, mesh_not_implemented);
+#endif
 
 static const mp_rom_map_elem_t mesh_locals_dict_table[] = {
     { MP_ROM_QSTR(MP_QSTR_deinit), MP_ROM_PTR(&mesh_deinit_obj) },
@@ -227,8 +278,8 @@ static const mp_rom_map_elem_t mesh_locals_dict_table[] = {
     #else
     { MP_ROM_QSTR(MP_QSTR_rx_cb), MP_ROM_PTR(&mesh_not_implemented_obj) },
     #endif
-    { MP_ROM_QSTR(MP_QSTR_border_router), MP_ROM_PTR(&mesh_not_implemented_obj) },
-    { MP_ROM_QSTR(MP_QSTR_border_router_del), MP_ROM_PTR(&mesh_not_implemented_obj) },
+    { MP_ROM_QSTR(MP_QSTR_border_router), MP_ROM_PTR(&mesh_border_router_obj) },
+    { MP_ROM_QSTR(MP_QSTR_border_router_del), MP_ROM_PTR(&mesh_border_router_del_obj) },
     { MP_ROM_QSTR(MP_QSTR_cli), MP_ROM_PTR(&mesh_cli_obj) },
 };
 static MP_DEFINE_CONST_DICT(mesh_locals_dict, mesh_locals_dict_table);

@@ -764,6 +764,116 @@ pub extern "C" fn pymesh_socket_close(id: i32) {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Border router: `border_router(net, pref)`, `border_router()`, `border_router_del(net)`.
+
+/// Parses "2001:db8::/64" (the prefix text Pycom's API takes).
+fn parse_prefix(text: &str) -> Option<(Ipv6Address, u8)> {
+    let (addr, len) = text.split_once('/')?;
+    let len: u8 = len.trim().parse().ok()?;
+    if len > 128 {
+        return None;
+    }
+    Some((Ipv6Address::parse(addr.trim())?, len))
+}
+
+/// Adds an on-mesh prefix this node routes for (`preference` -1, 0, 1). 0, or -EINVAL for a
+/// bad prefix or preference, -EBADF without a running mesh.
+///
+/// # Safety
+/// `text` has `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn pymesh_border_router_add(
+    text: *const u8,
+    len: usize,
+    preference: i32,
+) -> i32 {
+    if text.is_null() {
+        return -EINVAL;
+    }
+    // SAFETY: `text` has `len` readable bytes (documented above).
+    let bytes = unsafe { core::slice::from_raw_parts(text, len) };
+    let (Some((prefix, length)), true) = (
+        core::str::from_utf8(bytes).ok().and_then(parse_prefix),
+        (-1..=1).contains(&preference),
+    ) else {
+        return -EINVAL;
+    };
+    let Some(b) = board() else { return -EBADF };
+    let now = b.now();
+    let r = with_stack(|s| match s.node.as_mut() {
+        None => -EBADF,
+        Some(n) => match n.border_router_add(now, prefix, length, preference as i8) {
+            Ok(()) => 0,
+            Err(_) => -EINVAL,
+        },
+    });
+    b.wake();
+    r
+}
+
+/// Removes one of our prefixes: 0, -ENOENT when it was not ours, -EINVAL, -EBADF.
+///
+/// # Safety
+/// `text` has `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn pymesh_border_router_del(text: *const u8, len: usize) -> i32 {
+    if text.is_null() {
+        return -EINVAL;
+    }
+    // SAFETY: `text` has `len` readable bytes (documented above).
+    let bytes = unsafe { core::slice::from_raw_parts(text, len) };
+    let Some((prefix, length)) = core::str::from_utf8(bytes).ok().and_then(parse_prefix) else {
+        return -EINVAL;
+    };
+    let Some(b) = board() else { return -EBADF };
+    let now = b.now();
+    let r = with_stack(|s| match s.node.as_mut() {
+        None => -EBADF,
+        Some(n) => {
+            if n.border_router_remove(now, prefix, length) {
+                0
+            } else {
+                -2
+            }
+        }
+    });
+    b.wake();
+    r
+}
+
+/// Our prefix `index` as text ("2001:db8:0:0::/64", OpenThread's prefix form) in `buf`, its
+/// preference in `*preference`; the text length, 0 past the last one.
+///
+/// # Safety
+/// `buf` has `cap` writable bytes; `preference` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn pymesh_border_router_get(
+    index: usize,
+    buf: *mut u8,
+    cap: usize,
+    preference: *mut i32,
+) -> usize {
+    if buf.is_null() || preference.is_null() {
+        return 0;
+    }
+    let entry = with_stack(|s| {
+        s.node
+            .as_ref()
+            .and_then(|n| n.border_routers().get(index).copied())
+    });
+    let Some((prefix, length, pref)) = entry else {
+        return 0;
+    };
+    let mut text: heapless::String<64> = heapless::String::new();
+    if crate::netdata::write_prefix(&mut text, &prefix, length).is_err() {
+        return 0;
+    }
+    // SAFETY: `preference` is writable (checked non-null).
+    unsafe { *preference = pref as i32 };
+    copy_out(&text, buf, cap)
+}
+
 /// Copies `text` NUL-terminated into `out` (truncated to fit); returns its length.
 fn copy_out(text: &str, out: *mut u8, cap: usize) -> usize {
     if out.is_null() || cap == 0 {

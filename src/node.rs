@@ -160,8 +160,13 @@ pub struct Node {
     mle_frame_counters: FrameCounterTable<16>,
     mac: Mac,
     ml_eid_iid: [u8; 8],
-    /// The leader's network data (the Network Data TLV), empty until network data exists.
-    network_data: Vec<u8, 254>,
+    /// The partition's network data as last received (or kept, on the leader).
+    netdata: crate::netdata::NetworkData,
+    /// On the leader: the network data store.
+    netdata_leader: Option<crate::netdata::leader::Leader>,
+    /// This node's border-router prefixes (`border_router(...)`).
+    local_netdata: crate::netdata::local::Local,
+    slaac: crate::netdata::slaac::Slaac,
     drops: RxDropCounters,
     datagram_tag: u16,
     reassembler: Reassembler<2>,
@@ -179,6 +184,9 @@ impl Node {
         let mut ml_eid_iid = [0u8; 8];
         rng.fill(&mut ml_eid_iid);
         let mac_seed = rng.next_u64();
+        // The SLAAC secret keeps this node's addresses stable per prefix.
+        let mut slaac_secret = [0u8; 32];
+        rng.fill(&mut slaac_secret);
         Node {
             config,
             rng,
@@ -190,7 +198,10 @@ impl Node {
                 mac_seed,
             ),
             ml_eid_iid,
-            network_data: Vec::new(),
+            netdata: crate::netdata::NetworkData::new(),
+            netdata_leader: None,
+            local_netdata: crate::netdata::local::Local::new(),
+            slaac: crate::netdata::slaac::Slaac::new(slaac_secret),
             drops: RxDropCounters::default(),
             datagram_tag: mac_seed as u16,
             // A 1280-byte datagram is 15 frames, each acked, relayed hop by hop: on LoRa its
@@ -292,7 +303,12 @@ impl Node {
         if role == Role::Disabled {
             return out;
         }
-        // Capacity 8 exceeds the 4 pushed here.
+        // Capacity 8: up to 4 SLAAC addresses, then the 4 below.
+        if matches!(role, Role::Child | Role::Router | Role::Leader) {
+            for a in self.slaac.addresses() {
+                let _ = out.push(a.address);
+            }
+        }
         if role == Role::Leader {
             let _ = out.push(self.locator_address(0xfc00));
         }
@@ -392,6 +408,7 @@ impl Node {
         for c in commands {
             self.send(now, &c);
         }
+        self.sync_leadership(now);
         // Anything queued above may go out now (MAC timers permitting).
         self.mac.set_short_address(self.mle.rloc16());
         let lookup = Lookup(&self.mle);
@@ -411,7 +428,7 @@ impl Node {
             ext_addr: self.config.ext_addr,
             identity: &self.config.identity,
             mac_frame_counter: self.mac.frame_counter(),
-            network_data: &self.network_data,
+            network_data: self.netdata.as_bytes(),
         };
         match frames::build(&ctx, &mut self.security, &self.mle, command) {
             Ok(frames::Built::Frame(out)) => self.enqueue(now, &out),
@@ -443,7 +460,16 @@ impl Node {
     fn locator_of(&self, dst: &Ipv6Address) -> Option<u16> {
         let iid = dst.iid();
         if dst.prefix64() != self.config.identity.mesh_local_prefix {
-            return None;
+            // Outside the mesh: the border router announcing the best prefix for it.
+            let mle = &self.mle;
+            return self
+                .netdata
+                .border_router_for(dst, |r| {
+                    mle.next_hop(r.0)
+                        .map(|(_, c)| c)
+                        .unwrap_or(crate::mle::MAX_ROUTE_COST)
+                })
+                .map(|(r, _)| r.0);
         }
         if iid[..6] != [0, 0, 0, 0xff, 0xfe, 0] {
             return self
@@ -660,7 +686,13 @@ impl Node {
             ml_eid: self.ml_eid(),
             rloc16: attached.then_some(self.rloc16()),
             aloc16s,
-            slaac: Vec::new(),
+            slaac: self
+                .slaac
+                .addresses()
+                .iter()
+                .take(4)
+                .map(|a| a.address)
+                .collect(),
             is_router: role.is_router_or_leader(),
         }
     }
@@ -853,6 +885,176 @@ impl Node {
         for c in commands {
             self.send(now, &c);
         }
+        self.adopt_network_data(now, &message);
+    }
+
+    /// Network data carried by a message of our partition (Data Response, Child ID Response)
+    /// newer than ours: keep it, update SLAAC, and pass it on to our neighbours (routers re-
+    /// announce it as OpenThread routers do).
+    fn adopt_network_data(&mut self, now: Instant, message: &MleRepr<'_>) {
+        let (Some(nd), Some(ld), Some(ours)) = (
+            message.network_data(),
+            message.leader_data(),
+            self.mle.leader_data(),
+        ) else {
+            return;
+        };
+        if ld.partition_id != ours.partition_id || self.netdata_leader.is_some() {
+            return;
+        }
+        let newer = self.netdata.is_empty() && !nd.as_bytes().is_empty()
+            || (ld.data_version.wrapping_sub(self.netdata.version()) as i8) > 0;
+        if !newer
+            || self
+                .netdata
+                .set(ld.data_version, ld.stable_data_version, nd.as_bytes())
+                .is_err()
+        {
+            return;
+        }
+        self.slaac.update(&self.netdata);
+        self.mle
+            .set_network_data_versions(ld.data_version, ld.stable_data_version);
+        self.mle.request_data_response();
+        self.sync_border_router(now);
+    }
+
+    /// Follows the leader role: the new leader takes the network data over (OpenThread's
+    /// `Leader::Start`) and registers its own prefixes; a node that stops leading drops the
+    /// store. Also makes sure our prefixes are in the leader's data.
+    fn sync_leadership(&mut self, now: Instant) {
+        let leading = self.mle.role() == Role::Leader;
+        if leading && self.netdata_leader.is_none() {
+            let leader = if self.netdata.is_empty() {
+                let ld = self.mle.leader_data();
+                crate::netdata::leader::Leader::new(
+                    ld.map(|l| l.data_version).unwrap_or(0),
+                    ld.map(|l| l.stable_data_version).unwrap_or(0),
+                )
+            } else {
+                crate::netdata::leader::Leader::from_network_data(&self.netdata, now)
+            };
+            self.netdata_leader = Some(leader);
+            self.publish_leader_data(now);
+        } else if !leading && self.netdata_leader.is_some() {
+            self.netdata_leader = None;
+        }
+        if leading
+            && !self
+                .local_netdata
+                .is_registered_in(&self.netdata, self.mle.rloc16())
+        {
+            self.register_server_data(now);
+        }
+    }
+
+    /// The leader's store changed (or was created): our copy, the Leader Data versions and
+    /// SLAAC follow, and the data is announced.
+    fn publish_leader_data(&mut self, now: Instant) {
+        let Some(leader) = self.netdata_leader.as_ref() else {
+            return;
+        };
+        self.netdata = leader.network_data().clone();
+        self.mle
+            .set_network_data_versions(leader.version(), leader.stable_version());
+        self.slaac.update(&self.netdata);
+        self.mle.request_data_response();
+        self.sync_border_router(now);
+    }
+
+    /// Registers this node's border-router prefixes with the leader (directly on the leader,
+    /// else TMF Server Data).
+    fn register_server_data(&mut self, now: Instant) {
+        let rloc16 = self.mle.rloc16();
+        let Ok(data) = self.local_netdata.server_data(rloc16) else {
+            return;
+        };
+        if let Some(leader) = self.netdata_leader.as_mut() {
+            let result = if data.is_empty() {
+                Ok(leader.remove_border_router(rloc16, now))
+            } else {
+                leader.register_server_data(rloc16, &data, now)
+            };
+            if result.is_ok() {
+                self.publish_leader_data(now);
+            }
+            return;
+        }
+        let Some(leader_rloc16) = self.mle.leader_rloc16() else {
+            return;
+        };
+        let Ok(data) = Vec::from_slice(&data) else {
+            return;
+        };
+        let message_id = self.mle.allocate_message_id();
+        let token = (self.rng.next_u32() as u16).to_be_bytes();
+        self.send(
+            now,
+            &MleCommand::ServerData {
+                leader_rloc16,
+                message_id,
+                token,
+                data,
+            },
+        );
+    }
+
+    /// The IPv6 service learns our prefixes (border-router delivery with the 0xBB header).
+    fn sync_border_router(&mut self, _now: Instant) {
+        let mut prefixes: Vec<(Ipv6Address, u8), 4> = Vec::new();
+        for p in self.local_netdata.on_mesh_prefixes() {
+            let _ = prefixes.push((p.prefix, p.length));
+        }
+        self.net.set_border_router_prefixes(&prefixes);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Border router (`border_router(net, pref)`, `border_router_del(net)`).
+
+    /// Announces `prefix/length` as an on-mesh prefix this node routes for, with Pymesh's
+    /// flags (preferred, SLAAC, default route, on-mesh, stable) and `preference` (-1, 0, 1).
+    pub fn border_router_add(
+        &mut self,
+        now: Instant,
+        prefix: Ipv6Address,
+        length: u8,
+        preference: i8,
+    ) -> Result<(), crate::wire::Error> {
+        self.local_netdata.remove_on_mesh_prefix(prefix, length);
+        self.local_netdata.add_on_mesh_prefix(
+            prefix,
+            length,
+            preference,
+            crate::netdata::local::PYMESH_BORDER_ROUTER_FLAGS,
+            true,
+        )?;
+        self.sync_border_router(now);
+        self.register_server_data(now);
+        Ok(())
+    }
+
+    /// Withdraws a prefix; false when it was not ours.
+    pub fn border_router_remove(&mut self, now: Instant, prefix: Ipv6Address, length: u8) -> bool {
+        let removed = self.local_netdata.remove_on_mesh_prefix(prefix, length);
+        if removed {
+            self.sync_border_router(now);
+            self.register_server_data(now);
+        }
+        removed
+    }
+
+    /// This node's border-router prefixes: (prefix, length, preference).
+    pub fn border_routers(&self) -> Vec<(Ipv6Address, u8, i8), 8> {
+        self.local_netdata
+            .on_mesh_prefixes()
+            .iter()
+            .map(|p| (p.prefix, p.length, p.preference))
+            .collect()
+    }
+
+    /// The partition's network data.
+    pub fn network_data(&self) -> &crate::netdata::NetworkData {
+        &self.netdata
     }
 
     fn handle_tmf(&mut self, now: Instant, datagram: &frames::Datagram, start: usize) {
@@ -876,7 +1078,23 @@ impl Node {
         let mut send = |c| {
             let _ = commands.push(c);
         };
-        if msg.msg_type == MessageType::Confirmable && msg.uri_path_is(tmf::uri::ADDRESS_SOLICIT) {
+        if msg.msg_type == MessageType::Confirmable && msg.uri_path_is(tmf::uri::SERVER_DATA) {
+            if let (Some(leader), Some(nd)) =
+                (self.netdata_leader.as_mut(), tlvs.thread_network_data())
+            {
+                let rloc16 = ShortAddress(from_rloc16);
+                let result = if nd.as_bytes().is_empty() {
+                    Ok(leader.remove_border_router(rloc16, now))
+                } else {
+                    leader.register_server_data(rloc16, nd.as_bytes(), now)
+                };
+                if result.is_ok() {
+                    self.publish_leader_data(now);
+                }
+            }
+        } else if msg.msg_type == MessageType::Confirmable
+            && msg.uri_path_is(tmf::uri::ADDRESS_SOLICIT)
+        {
             if let Some(ext) = tlvs.ext_mac_address() {
                 self.mle.handle_address_solicit(
                     now,

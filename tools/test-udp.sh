@@ -33,6 +33,7 @@ def on_rx(sock):
     if calls[0] == 1:
         raise ValueError("handler error")
 print("B rx_cb:", mesh.rx_cb(on_rx, s))
+print("B border router:", mesh.border_router("2001:cafe:cafe:cafe::/64", 0), mesh.border_router())
 wait(lambda: len(got) >= 1, 60)
 data, addr = got[0]
 print("B received:", data)
@@ -55,6 +56,7 @@ while len(data) == 0 and time.ticks_diff(time.ticks_ms(), t0) < 30000:
     time.sleep_ms(20)
 print("A received:", data, "from port", addr[1] if addr else None)
 print("A neighbors:", [(n.mac, n.role, n.rloc16 == mesh.leader().rloc16) for n in mesh.neighbors()])
+print("A slaac:", wait(lambda: mesh.ipaddr()[0].startswith("2001:cafe:cafe:cafe:"), 30))
 s.sendto(b"again", ("fdde:ad00:beef:0:0:ff:fe00:fc00", 1234))
 p = mesh.cli("ping fdde:ad00:beef:0:0:ff:fe00:fc00")
 print("A ping:", p.startswith("16 bytes from fdde:ad00:beef:0:0:ff:fe00:fc00: icmp_seq=1 hlim=64 time=") and p.endswith("ms\r\n"), repr(p))
@@ -68,10 +70,11 @@ PYMESH_MAC=00000000000000a1 "$fw" -c "$child" > "$tmp/a.out" 2>&1 || true
 wait $b || true
 cat "$tmp/b.out" "$tmp/a.out" | sed 's/^/    /'
 want_b=("B leader: True" "B rx_cb: 1" "B received: b'ping'" "B neighbors: [True]"
+        "B border router: 0 [(net='2001:cafe:cafe:cafe::/64', preference=0)]"
         "rx_cb handler raised an exception:" "ValueError: handler error"
         "B got: [b'ping', b'again'] calls: 2")
 want_a=("A attached: True" "A sent: 4" "A received: b'pong ping' from port 1234"
-        "A neighbors: [(177, 3, True)]")
+        "A neighbors: [(177, 3, True)]" "A slaac: True")
 want_a_prefix="A ping: True"
 ok=1
 for line in "${want_b[@]}"; do grep -qxF "$line" "$tmp/b.out" || { echo "missing in B: $line"; ok=0; }; done

@@ -362,64 +362,47 @@ fn a_cut_link_splits_the_partition_and_restored_they_merge() {
     );
 }
 
-/// Two rows of three, 2.5 km apart (the ends of a row, 5 km apart, are out of range): a
-/// middle router dies and UDP between the ends of its row goes through the other row.
+/// A border-router prefix added on one node of a line of 8 gives every node a SLAAC address
+/// in it; removed, every node drops it.
 #[test]
-fn a_dead_router_is_routed_around() {
-    let positions = [
-        (0.0, 0.0),
-        (2500.0, 0.0),
-        (5000.0, 0.0),
-        (0.0, 2500.0),
-        (2500.0, 2500.0),
-        (5000.0, 2500.0),
-    ];
-    let mut sim = build(6, &positions, eu868(7));
-    sim.run_until_cond(3600 * SECOND_US, |s| {
+fn a_border_router_prefix_reaches_every_node_and_leaves_again() {
+    let mut sim = build(1, &line(8, 1000.0), eu868(7));
+    sim.run_until_cond(1800 * SECOND_US, |s| {
         all_attached(s) && partitions(s).len() == 1
     })
     .expect("one partition");
     let ids: Vec<_> = sim.ids().collect();
-    // The dying middle router is not the leader (that is the other test): take the row
-    // whose middle does not lead.
-    let (left, middle, right) = if sim.role(ids[1]).0 == Role::Leader {
-        (ids[3], ids[4], ids[5])
-    } else {
-        (ids[0], ids[1], ids[2])
-    };
-    assert_ne!(sim.role(middle).0, Role::Leader);
-    let right_ext = sim.node(right).unwrap().config().ext_addr;
-    let now = sim.now();
-    assert!(
-        sim.node(left)
+    let prefix = pymesh::wire::Ipv6Address::parse("2001:cafe:cafe:cafe::").unwrap();
+    let in_prefix = |s: &pymesh_sim::des::Simulator, i| {
+        s.node(i)
             .unwrap()
-            .neighbors(now)
+            .unicast_addresses()
             .iter()
-            .all(|n| n.ext_addr != right_ext),
-        "the ends of a row do not hear each other"
+            .any(|a| a.prefix64() == prefix.prefix64())
+    };
+    sim.with_node(ids[7], |n, now| n.border_router_add(now, prefix, 64, 0))
+        .unwrap()
+        .unwrap();
+    let t0 = sim.now_us();
+    let t = sim
+        .run_until_cond(t0 + 1800 * SECOND_US, |s| {
+            ids.iter().all(|&i| in_prefix(s, i))
+        })
+        .expect("every node forms a SLAAC address");
+    println!(
+        "SLAAC on all 8 nodes {:.0} s after the prefix was added",
+        (t - t0) as f64 / 1e6
     );
-    let sr = sim
-        .with_node(right, |n, _| n.socket_open().unwrap())
+    sim.with_node(ids[7], |n, now| n.border_router_remove(now, prefix, 64))
         .unwrap();
-    sim.with_node(right, |n, _| n.socket_bind(sr, None, 5000).unwrap());
-    let sl = sim
-        .with_node(left, |n, _| n.socket_open().unwrap())
-        .unwrap();
-    sim.kill(middle);
-    let dst = rloc_address(sim.node(right).unwrap().rloc16());
-    // Routes through the dead router expire (no Advertisements for the neighbour age); the
-    // application sends every minute until one arrives.
-    let mut delivered = None;
-    for minute in 1..=10 {
-        let _ = sim.with_node(left, |n, now| {
-            n.socket_sendto(now, sl, &dst, 5000, b"around")
-        });
-        if let Some((data, _, _)) = receive(&mut sim, right, sr, 60) {
-            assert_eq!(data, b"around");
-            delivered = Some(minute);
-            break;
-        }
-    }
-    let minute = delivered.expect("delivered around the dead router within 10 minutes");
-    println!("routed around the dead router after {minute} minute(s)");
+    let t1 = sim.now_us();
+    let t = sim
+        .run_until_cond(t1 + 1800 * SECOND_US, |s| {
+            ids.iter().all(|&i| !in_prefix(s, i))
+        })
+        .expect("every node drops it");
+    println!(
+        "gone from all 8 nodes {:.0} s after removal",
+        (t - t1) as f64 / 1e6
+    );
 }

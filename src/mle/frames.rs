@@ -253,6 +253,23 @@ pub fn build(
             };
             return tmf_datagram(ctx, mle, &coap, &payload, *leader_rloc16).map(Built::Datagram);
         }
+        MleCommand::ServerData {
+            leader_rloc16,
+            message_id,
+            token,
+            data,
+        } => {
+            let payload =
+                TmfRepr::server_data(crate::wire::netdata::NetworkData::new_checked(data)?, None)?;
+            let coap = CoapHeader {
+                msg_type: MessageType::Confirmable,
+                code: Code::POST,
+                message_id: *message_id,
+                token,
+                uri: Some(tmf::uri::SERVER_DATA),
+            };
+            return tmf_datagram(ctx, mle, &coap, &payload, *leader_rloc16).map(Built::Datagram);
+        }
         MleCommand::AddressSolicitResponse {
             to_rloc16,
             message_id,

@@ -344,6 +344,14 @@ pub enum MleCommand {
         message_id: u16,
         token: [u8; 2],
     },
+    /// TMF Server Data (`n/sd`) to the leader: this node's border-router prefixes (Thread
+    /// Network Data TLVs; empty to withdraw them).
+    ServerData {
+        leader_rloc16: u16,
+        message_id: u16,
+        token: [u8; 2],
+        data: Vec<u8, 128>,
+    },
     /// TMF Address Solicit response (piggybacked ACK) to `to_rloc16`.
     AddressSolicitResponse {
         to_rloc16: u16,
@@ -487,6 +495,23 @@ impl Mle {
     }
     pub fn timing(&self) -> &Timing {
         &self.timing
+    }
+    /// The leader's network data changed: its Leader Data carries the new versions.
+    pub fn set_network_data_versions(&mut self, version: u8, stable_version: u8) {
+        if let Some(ld) = self.leader_data.as_mut() {
+            ld.data_version = version;
+            ld.stable_data_version = stable_version;
+        }
+    }
+    /// Announce our network data (a Data Response to ff02::1) at the next poll.
+    pub fn request_data_response(&mut self) {
+        if self.role.is_router_or_leader() {
+            self.data_response_due = true;
+        }
+    }
+    /// A TMF message id for messages the node sends itself.
+    pub fn allocate_message_id(&mut self) -> u16 {
+        self.next_message_id()
     }
     pub fn router_selection_jitter(&self) -> Duration {
         self.router_selection_jitter
