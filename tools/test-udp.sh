@@ -39,8 +39,13 @@ data, addr = got[0]
 print("B received:", data)
 print("B neighbors:", [n.mac == 0xa1 and n.role in (2, 3) and n.rssi < 0 for n in mesh.neighbors()])
 s.sendto(b"pong " + data, addr)
-wait(lambda: len(got) >= 2, 30)
-print("B got:", [d for d, a in got], "calls:", calls[0])
+wait(lambda: len(got) >= 3, 40)
+print("B got:", [d for d, a in got][:2], "calls:", calls[0])
+import struct
+if len(got) >= 3:
+    d = got[2][0]
+    h = struct.unpack("!BHHHHHHHHH", d[:19])
+    print("B border-router datagram:", hex(h[0]), "%x:%x:%x:%x:%x:%x:%x:%x" % h[1:9], h[9], d[19:])
 time.sleep(3)
 mesh.deinit()
 '
@@ -58,6 +63,7 @@ print("A received:", data, "from port", addr[1] if addr else None)
 print("A neighbors:", [(n.mac, n.role, n.rloc16 == mesh.leader().rloc16) for n in mesh.neighbors()])
 print("A slaac:", wait(lambda: mesh.ipaddr()[0].startswith("2001:cafe:cafe:cafe:"), 30))
 s.sendto(b"again", ("fdde:ad00:beef:0:0:ff:fe00:fc00", 1234))
+print("A sent outside:", s.sendto(b"out", ("2001:cafe:cafe:cafe::1", 5555)))
 p = mesh.cli("ping fdde:ad00:beef:0:0:ff:fe00:fc00")
 print("A ping:", p.startswith("16 bytes from fdde:ad00:beef:0:0:ff:fe00:fc00: icmp_seq=1 hlim=64 time=") and p.endswith("ms\r\n"), repr(p))
 time.sleep(5)
@@ -72,9 +78,10 @@ cat "$tmp/b.out" "$tmp/a.out" | sed 's/^/    /'
 want_b=("B leader: True" "B rx_cb: 1" "B received: b'ping'" "B neighbors: [True]"
         "B border router: 0 [(net='2001:cafe:cafe:cafe::/64', preference=0)]"
         "rx_cb handler raised an exception:" "ValueError: handler error"
-        "B got: [b'ping', b'again'] calls: 2")
+        "B got: [b'ping', b'again'] calls: 3"
+        "B border-router datagram: 0xbb 2001:cafe:cafe:cafe:0:0:0:1 5555 b'out'")
 want_a=("A attached: True" "A sent: 4" "A received: b'pong ping' from port 1234"
-        "A neighbors: [(177, 3, True)]" "A slaac: True")
+        "A neighbors: [(177, 3, True)]" "A slaac: True" "A sent outside: 3")
 want_a_prefix="A ping: True"
 ok=1
 for line in "${want_b[@]}"; do grep -qxF "$line" "$tmp/b.out" || { echo "missing in B: $line"; ok=0; }; done
