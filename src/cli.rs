@@ -14,7 +14,7 @@ pub const INVALID_COMMAND: &str = "Error 35: InvalidCommand\r\n";
 pub const INVALID_ARGS: &str = "Error 7: InvalidArgs\r\n";
 
 /// The commands `help` lists (each implemented below).
-pub const COMMANDS: [&str; 20] = [
+pub const COMMANDS: [&str; 24] = [
     "channel",
     "child",
     "childtimeout",
@@ -29,16 +29,40 @@ pub const COMMANDS: [&str; 20] = [
     "mode",
     "neighbor",
     "networkkey",
+    "netdata",
     "networkname",
     "panid",
     "partitionid",
+    "ping",
     "rloc16",
     "router",
+    "routerselectionjitter",
     "state",
+    "version",
 ];
 
 /// Runs `line` on `node` (`None`: the mesh is not running: OpenThread's state "disabled").
-pub fn execute(node: Option<&Node>, now: Instant, line: &str, out: &mut dyn Write) -> fmt::Result {
+pub fn execute(
+    mut node: Option<&mut Node>,
+    now: Instant,
+    line: &str,
+    out: &mut dyn Write,
+) -> fmt::Result {
+    // Commands that change the node.
+    let mut words = line.split_whitespace();
+    if let (Some("routerselectionjitter"), Some(value), Some(n)) =
+        (words.next(), words.next(), node.as_deref_mut())
+    {
+        return match value.parse::<u32>() {
+            Ok(s) if (1..=255).contains(&s) => {
+                n.mle_mut()
+                    .set_router_selection_jitter(crate::time::Duration::from_secs(s as u64));
+                Ok(())
+            }
+            _ => out.write_str(INVALID_ARGS),
+        };
+    }
+    let node = node.as_deref();
     let mut words = line.split_whitespace();
     let Some(cmd) = words.next() else {
         return Ok(());
@@ -56,6 +80,7 @@ pub fn execute(node: Option<&Node>, now: Instant, line: &str, out: &mut dyn Writ
             Ok(())
         }
         ("state", None, _) => write!(out, "{}\r\n", role.name()),
+        ("version", None, _) => write!(out, "PYMESH/{}; LoRa; Thread 1.1\r\n", env!("CARGO_PKG_VERSION")),
         (_, _, None) => write!(out, "Error 13: InvalidState\r\n"),
         ("rloc16", None, Some(n)) => write!(out, "{:04x}\r\n", n.rloc16()),
         ("extaddr", None, Some(n)) => write!(out, "{}\r\n", n.config().ext_addr),
@@ -111,6 +136,8 @@ pub fn execute(node: Option<&Node>, now: Instant, line: &str, out: &mut dyn Writ
             }
             write!(out, "\r\n")
         }
+        ("routerselectionjitter", None, Some(n)) => write!(out, "{}\r\n", n.mle().router_selection_jitter().secs()),
+        ("netdata", Some("show"), Some(n)) => netdata_show(n, out),
         ("counters", Some("mac"), Some(n)) => counters_mac(n, out),
         ("counters", Some("mle"), Some(n)) => counters_mle(n, out),
         _ => out.write_str(INVALID_ARGS),
@@ -211,6 +238,23 @@ fn child_table(n: &Node, now: Instant, out: &mut dyn Write) -> fmt::Result {
         )?;
     }
     write!(out, "\r\n")
+}
+
+/// OpenThread's `netdata show`, with its lines ending in `\r\n`.
+fn netdata_show(n: &Node, out: &mut dyn Write) -> fmt::Result {
+    struct CrLf<'a>(&'a mut dyn Write);
+    impl Write for CrLf<'_> {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            for (i, part) in s.split('\n').enumerate() {
+                if i > 0 {
+                    self.0.write_str("\r\n")?;
+                }
+                self.0.write_str(part)?;
+            }
+            Ok(())
+        }
+    }
+    n.network_data().show(&mut CrLf(out))
 }
 
 fn counters_mac(n: &Node, out: &mut dyn Write) -> fmt::Result {

@@ -944,7 +944,7 @@ pub unsafe extern "C" fn pymesh_cli(
             }
         } else {
             // A full buffer truncates the text; what fits is still worth returning.
-            let _ = crate::cli::execute(s.node.as_ref(), now, line, &mut text);
+            let _ = crate::cli::execute(s.node.as_mut(), now, line, &mut text);
             false
         }
     });
