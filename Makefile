@@ -6,6 +6,7 @@
 #   make test     run every test (Rust, simulator, MicroPython unix, qemu smoke test, fuzz smoke)
 #   make qemu     build the qemu firmware: build/qemu/firmware.elf (Cortex-M3, mps2-an385)
 #   make size     size report of the Rust library (thumbv7em) and of the module in the qemu image
+#   make bench    convergence time and control airtime vs node count, in the simulator (build/bench.txt)
 #   make check-targets  build the core for every bare-metal target (no std, no alloc)
 
 MPY_VERSION := 1.26.1
@@ -33,7 +34,7 @@ UNIX_MAKE_ARGS := MICROPY_PY_BTREE=0 MICROPY_SSL_AXTLS=0 MICROPY_PY_SSL=0 MICROP
 QEMU_CC_FLAGS := -mthumb -mcpu=cortex-m3 -mfloat-abi=soft
 LIBGCC_ARM = $(shell arm-none-eabi-gcc $(QEMU_CC_FLAGS) -print-libgcc-file-name)
 
-.PHONY: all deps run test test-rust test-py test-qemu test-fuzz qemu size check-targets clean fmt
+.PHONY: all deps run test test-rust test-py test-qemu test-fuzz qemu size bench check-targets clean fmt
 
 all: $(UNIX_FW)
 
@@ -103,6 +104,11 @@ check-targets: $(MPY_DIR)/.ready
 
 size: $(QEMU_FW)
 	bash tools/size-report.sh $(MPY_DIR) $(BUILD)
+
+# Convergence and control airtime vs node count, in virtual time (build/bench.txt).
+# BENCH_NODES=10,36,100,300,1000 for the large sizes.
+bench: $(MPY_DIR)/.ready
+	cargo run --release -p pymesh-sim --bin pymesh-bench -- --nodes $${BENCH_NODES:-10,36,100,300} --out $(BUILD)/bench.txt
 
 fmt:
 	cargo fmt --all
