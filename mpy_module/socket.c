@@ -4,11 +4,16 @@
 
 #include "py/runtime.h"
 #include "py/mperrno.h"
+#include "py/mphal.h"
+#include "py/stream.h"
 #include "pymesh_shim.h"
 
 typedef struct _pymesh_socket_obj_t {
     mp_obj_base_t base;
     int id; // -1 once closed
+    // recvfrom's wait: 0 never blocks (Pycom's behaviour, the default), -1 blocks until a
+    // datagram arrives, > 0 waits that many milliseconds then raises OSError(ETIMEDOUT).
+    mp_int_t timeout_ms;
 } pymesh_socket_obj_t;
 
 static void raise_errno(int negated) {
@@ -45,6 +50,7 @@ static mp_obj_t socket_make_new(const mp_obj_type_t *type, size_t n_args, size_t
     // With a finaliser, so that the garbage collector closes forgotten sockets.
     pymesh_socket_obj_t *self = mp_obj_malloc_with_finaliser(pymesh_socket_obj_t, type);
     self->id = id;
+    self->timeout_ms = 0;
     return MP_OBJ_FROM_PTR(self);
 }
 
@@ -101,6 +107,18 @@ static mp_obj_t socket_recvfrom(mp_obj_t self_in, mp_obj_t len_in) {
     pymesh_ip6 from;
     uint16_t port = 0;
     int r = pymesh_socket_recvfrom(self->id, (uint8_t *)vstr.buf, n, &from, &port);
+    #if MICROPY_PY_TIME
+    mp_uint_t start = mp_hal_ticks_ms();
+    while (r == -MP_EAGAIN && self->timeout_ms != 0) {
+        if (self->timeout_ms > 0 && (mp_int_t)(mp_hal_ticks_ms() - start) >= self->timeout_ms) {
+            vstr_clear(&vstr);
+            mp_raise_OSError(MP_ETIMEDOUT);
+        }
+        // Lets scheduled callbacks and Ctrl-C run while waiting.
+        mp_event_wait_ms(10);
+        r = pymesh_socket_recvfrom(self->id, (uint8_t *)vstr.buf, n, &from, &port);
+    }
+    #endif
     if (r == -MP_EAGAIN) {
         vstr_clear(&vstr);
         mp_obj_t items[2] = { mp_const_empty_bytes, mp_const_none };
@@ -130,11 +148,57 @@ static mp_obj_t socket_close(mp_obj_t self_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(socket_close_obj, socket_close);
 
-// Not implemented yet (listed in the README): they raise rather than guess.
-static mp_obj_t socket_not_implemented(size_t n_args, const mp_obj_t *args) {
-    mp_raise_NotImplementedError(MP_ERROR_TEXT("not implemented yet for AF_LORA sockets: see README"));
+// settimeout(None | seconds): recvfrom waits (None: for ever; 0: never, Pycom's default).
+static mp_obj_t socket_settimeout(mp_obj_t self_in, mp_obj_t timeout) {
+    pymesh_socket_obj_t *self = open_socket(self_in);
+    if (timeout == mp_const_none) {
+        self->timeout_ms = -1;
+    } else {
+        #if MICROPY_PY_BUILTINS_FLOAT
+        mp_float_t t = mp_obj_get_float(timeout);
+        #else
+        mp_int_t t = mp_obj_get_int(timeout);
+        #endif
+        if (t < 0) {
+            mp_raise_ValueError(MP_ERROR_TEXT("timeout must be >= 0 or None"));
+        }
+        self->timeout_ms = (mp_int_t)(t * 1000);
+    }
+    return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(socket_not_implemented_obj, 1, 2, socket_not_implemented);
+static MP_DEFINE_CONST_FUN_OBJ_2(socket_settimeout_obj, socket_settimeout);
+
+// setblocking(flag): True is settimeout(None), False is settimeout(0).
+static mp_obj_t socket_setblocking(mp_obj_t self_in, mp_obj_t flag) {
+    pymesh_socket_obj_t *self = open_socket(self_in);
+    self->timeout_ms = mp_obj_is_true(flag) ? -1 : 0;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(socket_setblocking_obj, socket_setblocking);
+
+// select.poll support: readable when a datagram is queued; always writable.
+static mp_uint_t socket_ioctl(mp_obj_t self_in, mp_uint_t request, uintptr_t arg, int *errcode) {
+    pymesh_socket_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    if (request == MP_STREAM_POLL) {
+        if (self->id < 0) {
+            return MP_STREAM_POLL_NVAL;
+        }
+        mp_uint_t ret = arg & MP_STREAM_POLL_WR;
+        if ((arg & MP_STREAM_POLL_RD) && pymesh_socket_pending(self->id) > 0) {
+            ret |= MP_STREAM_POLL_RD;
+        }
+        return ret;
+    } else if (request == MP_STREAM_CLOSE) {
+        socket_close(self_in);
+        return 0;
+    }
+    *errcode = MP_EINVAL;
+    return MP_STREAM_ERROR;
+}
+
+static const mp_stream_p_t socket_stream_p = {
+    .ioctl = socket_ioctl,
+};
 
 static const mp_rom_map_elem_t socket_locals_dict_table[] = {
     { MP_ROM_QSTR(MP_QSTR_bind), MP_ROM_PTR(&socket_bind_obj) },
@@ -142,8 +206,8 @@ static const mp_rom_map_elem_t socket_locals_dict_table[] = {
     { MP_ROM_QSTR(MP_QSTR_recvfrom), MP_ROM_PTR(&socket_recvfrom_obj) },
     { MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&socket_close_obj) },
     { MP_ROM_QSTR(MP_QSTR___del__), MP_ROM_PTR(&socket_close_obj) },
-    { MP_ROM_QSTR(MP_QSTR_settimeout), MP_ROM_PTR(&socket_not_implemented_obj) },
-    { MP_ROM_QSTR(MP_QSTR_setblocking), MP_ROM_PTR(&socket_not_implemented_obj) },
+    { MP_ROM_QSTR(MP_QSTR_settimeout), MP_ROM_PTR(&socket_settimeout_obj) },
+    { MP_ROM_QSTR(MP_QSTR_setblocking), MP_ROM_PTR(&socket_setblocking_obj) },
 };
 static MP_DEFINE_CONST_DICT(socket_locals_dict, socket_locals_dict_table);
 
@@ -152,5 +216,6 @@ MP_DEFINE_CONST_OBJ_TYPE(
     MP_QSTR_MeshSocket,
     MP_TYPE_FLAG_NONE,
     make_new, socket_make_new,
+    protocol, &socket_stream_p,
     locals_dict, &socket_locals_dict
     );

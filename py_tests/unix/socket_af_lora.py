@@ -1,6 +1,7 @@
 # socket.AF_LORA sockets on a single node: creation rules, bind's port range, the 3-socket limit
 # (errno 24 EMFILE on the 4th), non-blocking recvfrom, bad addresses (97 EAFNOSUPPORT),
-# unroutable destinations (113 EHOSTUNREACH), close, deinit (9 EBADF). Linux errno numbers.
+# unroutable destinations (113 EHOSTUNREACH), settimeout (110 ETIMEDOUT), select.poll, close,
+# deinit (9 EBADF). Linux errno numbers.
 import socket
 import time
 from network import LoRa
@@ -39,7 +40,15 @@ err(c.bind, ("not an address", 1236))
 print("recvfrom with nothing queued:", a.recvfrom(128))
 err(a.sendto, b"x", ("zz::zz::", 1234))
 err(a.sendto, b"x", ("fdde:ad00:beef:0:0:ff:fe00:abcd", 1234))  # nobody there
-err(a.settimeout, 1)
+err(a.settimeout, 0.2)
+err(a.recvfrom, 10)  # waits 0.2 s, then ETIMEDOUT
+a.setblocking(False)
+print("non-blocking again:", a.recvfrom(10))
+import select
+p = select.poll()
+p.register(a, select.POLLIN)
+print("poll with nothing queued:", p.poll(0))
+p.unregister(a)
 c.close()
 c.close()  # idempotent
 err(c.recvfrom, 10)
