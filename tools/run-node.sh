@@ -8,7 +8,8 @@ pymesh node on the simulated LoRa medium (MicroPython unix port). Try:
     from network import LoRa
     lora = LoRa(mode=LoRa.LORA, region=LoRa.EU868, frequency=863000000, bandwidth=LoRa.BW_125KHZ, sf=7)
     pymesh = lora.Mesh()
-    pymesh.state()        # 1 detached ... 4 leader after a few seconds alone
+    pymesh.state()        # 1 detached, then 4 (leader) within half a minute when alone
+    pymesh.cli("leaderdata"); pymesh.border_router("2001:db8:1::/64", 0)
     pymesh.ipaddr(); pymesh.leader(); pymesh.routers()
 
 Run `make run` in another terminal for a second node on the same air (PYMESH_AIR names the
