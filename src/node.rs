@@ -846,6 +846,21 @@ impl Node {
                 return;
             }
         };
+        let Ok(message) = MleRepr::parse(&opened.plain) else {
+            self.drops.malformed += 1;
+            return;
+        };
+        // Replay protection (MLE frame counters) for established neighbours. Messages that
+        // open a handshake (Parent Request, Link Request) are safe to take from anyone, since
+        // only an answer echoing our fresh challenge counts: they restart the counter, so a
+        // node that rebooted (counters from 0 again) can attach or link again at once.
+        let opens_handshake = matches!(
+            message.command,
+            crate::wire::mle::Command::ParentRequest | crate::wire::mle::Command::LinkRequest
+        );
+        if opens_handshake || !self.mle.is_neighbor(&opened.sender) {
+            self.mle_frame_counters.remove(&opened.sender);
+        }
         if self
             .mle_frame_counters
             .accept(
@@ -858,10 +873,6 @@ impl Node {
             self.drops.mle_security += 1;
             return;
         }
-        let Ok(message) = MleRepr::parse(&opened.plain) else {
-            self.drops.malformed += 1;
-            return;
-        };
         // A router short of duty-cycle budget does not answer Parent Requests: its answer
         // would leave late (useless to the requester) and starve its own Advertisements.
         if message.command == crate::wire::mle::Command::ParentRequest {

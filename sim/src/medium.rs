@@ -5,7 +5,7 @@
 //!
 //! Environment of a node process:
 //! - `PYMESH_AIR`: medium name (default `default`); it picks the UDP port.
-//! - `PYMESH_POS`: `x,y` position in metres (default `0,0`) for the path-loss model.
+//! - `PYMESH_POS`: `x,y` (or `x:y`) position in metres (default `0,0`) for the path-loss model.
 //! - `PYMESH_LOSS`: extra random frame loss at this receiver, 0..1 (default 0).
 //! - `PYMESH_PCAP`: a file to which every frame this node receives is written (pcap, 802.15.4
 //!   with FCS), for Wireshark and tests.
@@ -143,7 +143,8 @@ impl MediumConfig {
         let position = std::env::var("PYMESH_POS")
             .ok()
             .and_then(|s| {
-                let (x, y) = s.split_once(',')?;
+                // "x,y"; "x:y" too, for tools that split their arguments on commas.
+                let (x, y) = s.split_once(',').or_else(|| s.split_once(':'))?;
                 Some((x.trim().parse().ok()?, y.trim().parse().ok()?))
             })
             .unwrap_or((0.0, 0.0));

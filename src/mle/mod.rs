@@ -1574,6 +1574,15 @@ impl Mle {
         }
     }
 
+    /// Whether `ext` is an established neighbour: a linked router, a child, our parent.
+    pub fn is_neighbor(&self, ext: &ExtAddress) -> bool {
+        self.routers
+            .iter()
+            .any(|r| r.link.is_some() && r.ext_addr.as_ref() == Some(ext))
+            || self.children.iter().any(|c| &c.ext_addr == ext)
+            || self.parent.is_some_and(|p| &p.ext_addr == ext)
+    }
+
     /// The extended address behind a short address (router, child or parent), for MAC security.
     pub fn ext_address_of(&self, short: u16) -> Option<ExtAddress> {
         if child_id_of(short) == 0 {

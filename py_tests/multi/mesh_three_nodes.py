@@ -1,0 +1,93 @@
+# Three nodes in a line, 1.5 km apart (the ends out of each other's range), SF7/BW500: one
+# partition forms (a leader and two routers), every node sees its neighbours, UDP crosses two
+# hops, rx_cb fires for the right socket, cli('ping ...') answers across the mesh, and a node
+# can deinit and start a new Mesh while the others keep running.
+# Run by tools/run-multi-tests.sh: instance i sits at (1500 * i, 0) on a medium of its own.
+import time
+import socket
+from network import LoRa
+
+ML_PREFIX = "fdde:ad00:beef:0:0:ff:fe00:"
+
+
+def start():
+    lora = LoRa(mode=LoRa.LORA, region=LoRa.EU868, frequency=869525000, bandwidth=LoRa.BW_500KHZ, sf=7)
+    mesh = lora.Mesh()
+    mesh.cli("routerselectionjitter 1")
+    return lora, mesh
+
+
+def wait(cond, seconds):
+    t0 = time.ticks_ms()
+    while not cond() and time.ticks_diff(time.ticks_ms(), t0) < seconds * 1000:
+        time.sleep_ms(50)
+    return cond()
+
+
+def instance0():
+    # The first node up leads.
+    lora, mesh = start()
+    print("leader:", wait(lambda: mesh.state() == 4, 30))
+    multitest.globals(leader_rloc=mesh.rloc())
+    multitest.next()  # 1: the middle node starts
+    print("two routers:", wait(lambda: len(mesh.routers()) == 2, 30))
+    multitest.next()  # 2: the far node starts
+    multitest.next()  # 3: everyone attached
+    print("three routers:", wait(lambda: len(mesh.routers()) == 3, 30))
+    print("one neighbour (the middle node):", wait(lambda: len(mesh.neighbors()) == 1, 30))
+    s = socket.socket(socket.AF_LORA, socket.SOCK_RAW)
+    s.bind(1234)
+    got = []
+    mesh.rx_cb(lambda sock: got.append(sock.recvfrom(64)), s)
+    multitest.next()  # 4: the far node sends
+    print("datagram over two hops:", wait(lambda: len(got) >= 1, 30))
+    data, addr = got[0]
+    print(data, addr[1])
+    s.sendto(b"back " + data, addr)
+    multitest.next()  # 5: the middle node restarts
+    multitest.wait("restarted")
+    print("still leader:", mesh.state() == 4)
+    s.close()
+    mesh.deinit()
+
+
+def instance1():
+    multitest.next()  # 1
+    lora, mesh = start()
+    print("attached:", wait(lambda: mesh.state() in (2, 3), 30))
+    print("router:", wait(lambda: mesh.state() == 3, 30))
+    multitest.next()  # 2
+    multitest.next()  # 3
+    print("two neighbours:", wait(lambda: len(mesh.neighbors()) == 2, 30))
+    multitest.next()  # 4
+    multitest.next()  # 5
+    # deinit and a new Mesh while the others keep running.
+    mesh.deinit()
+    print("after deinit:", mesh.state())
+    mesh = lora.Mesh()
+    print("back in the partition:", wait(lambda: mesh.state() in (2, 3), 30))
+    multitest.broadcast("restarted")
+    time.sleep(1)
+    mesh.deinit()
+
+
+def instance2():
+    multitest.next()  # 1
+    multitest.next()  # 2
+    lora, mesh = start()
+    print("attached:", wait(lambda: mesh.state() in (2, 3), 30))
+    print("router:", wait(lambda: mesh.state() == 3, 30))
+    print("one neighbour (the middle node):", wait(lambda: len(mesh.neighbors()) == 1, 30))
+    multitest.next()  # 3
+    multitest.next()  # 4
+    s = socket.socket(socket.AF_LORA, socket.SOCK_RAW)
+    s.bind(4321)
+    leader = ML_PREFIX + "%x" % leader_rloc
+    print("sent:", s.sendto(b"two hops", (leader, 1234)))
+    ping = mesh.cli("ping " + leader)
+    print("ping:", ping.startswith("16 bytes from " + leader + ": icmp_seq="))
+    multitest.next()  # 5
+    print("answer:", wait(lambda: s.recvfrom(64)[0] == b"back two hops", 30))
+    multitest.wait("restarted")
+    s.close()
+    mesh.deinit()

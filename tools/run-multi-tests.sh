@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Multi-node MicroPython tests (py_tests/multi) with MicroPython's run-multitests.py: one unix
+# firmware process per node on a medium of this run, node i at (1500 * i, 0) metres.
+# LoRa is slow: an instance may stay silent for longer than run-multitests.py's 10 s read
+# timeout while the mesh forms, so the runner is loaded with a 60 s timeout instead.
+set -euo pipefail
+fw=$(realpath "$1")
+mpy=$(realpath "$2")
+root=$(realpath "$(dirname "$0")/..")
+air="multi-$$"
+cd "$mpy/tests"
+args=(--result-dir "$root/build/multi-results")
+for i in 0 1 2; do
+  args+=(-i "micropython,PYMESH_AIR=$air,PYMESH_POS=$((1500 * i)):0")
+done
+MICROPY_MICROPYTHON="$fw" python3 - "${args[@]}" "$root"/py_tests/multi/*.py <<'PY'
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("run_multitests", "run-multitests.py")
+m = importlib.util.module_from_spec(spec)
+sys.argv = ["run-multitests.py"] + sys.argv[1:]
+spec.loader.exec_module(m)
+m.INSTANCE_READ_TIMEOUT_S = 60
+m.main()
+PY
