@@ -89,8 +89,13 @@ const ACTIVE_TIMESTAMP: Timestamp = Timestamp {
 };
 /// MLE TLV types a child asks for in Child ID Request: Address16, Network Data, Route64.
 const CHILD_ID_TLV_REQUEST: [u8; 3] = [10, 12, 9];
-/// A Link Request asks for the Link Margin TLV.
+/// A Link Accept And Request asks for the Link Margin TLV (OpenThread's `kRouterTlvs`).
 const LINK_TLV_REQUEST: [u8; 1] = [16];
+/// A Data Request asks for the Network Data TLV.
+const DATA_TLV_REQUEST: [u8; 1] = [12];
+/// A Link Request to a router we know asks for Link Margin and Route64 (OpenThread's
+/// `validNeighborTlvs`): the Route64 in the answer gives a new router its routes at once.
+const LINK_REQUEST_TLV_REQUEST: [u8; 2] = [16, 9];
 /// Traffic class OpenThread gives TMF messages (network-control priority).
 const TMF_TRAFFIC_CLASS: u8 = 0x1c;
 
@@ -140,7 +145,7 @@ pub fn build(
             m = MleRepr::advertisement(source, need_leader()?, route64)?;
             dst = None;
         }
-        MleCommand::DataResponse => {
+        MleCommand::DataResponse | MleCommand::DataResponseTo { .. } => {
             m = MleRepr::new(Command::DataResponse)
                 .with(MleTlv::SourceAddress(source))?
                 .with(MleTlv::LeaderData(need_leader()?))?
@@ -148,7 +153,17 @@ pub fn build(
                 .with(MleTlv::NetworkData(
                     crate::wire::netdata::NetworkData::new_checked(ctx.network_data)?,
                 ))?;
-            dst = None;
+            dst = match command {
+                MleCommand::DataResponseTo { to } => Some(*to),
+                _ => None,
+            };
+        }
+        MleCommand::DataRequest { to } => {
+            // OpenThread's Data Request: TLV Request (Network Data), Active Timestamp.
+            m = MleRepr::new(Command::DataRequest)
+                .with(MleTlv::TlvRequest(&DATA_TLV_REQUEST))?
+                .with(MleTlv::ActiveTimestamp(ACTIVE_TIMESTAMP))?;
+            dst = Some(*to);
         }
         MleCommand::ParentResponse {
             to,
@@ -195,7 +210,7 @@ pub fn build(
         MleCommand::LinkRequest { to, challenge } => {
             m = MleRepr::new(Command::LinkRequest)
                 .with(MleTlv::Version(THREAD_VERSION_1_1))?
-                .with(MleTlv::TlvRequest(&LINK_TLV_REQUEST))?
+                .with(MleTlv::TlvRequest(&LINK_REQUEST_TLV_REQUEST))?
                 .with(MleTlv::SourceAddress(source))?
                 .with(MleTlv::LeaderData(need_leader()?))?
                 .with(MleTlv::Challenge(challenge))?;
@@ -206,15 +221,20 @@ pub fn build(
             response,
             challenge,
             link_margin,
+            route,
         } => {
-            m = MleRepr::new(Command::LinkAcceptAndRequest)
+            let mut a = MleRepr::new(Command::LinkAcceptAndRequest)
                 .with(MleTlv::Version(THREAD_VERSION_1_1))?
                 .with(MleTlv::SourceAddress(source))?
                 .with(MleTlv::Response(response))?
                 .with(MleTlv::LinkFrameCounter(ctx.mac_frame_counter))?
                 .with(MleTlv::MleFrameCounter(mle_fc))?
                 .with(MleTlv::LinkMargin(*link_margin))?
-                .with(MleTlv::LeaderData(need_leader()?))?
+                .with(MleTlv::LeaderData(need_leader()?))?;
+            if *route {
+                a = a.with(MleTlv::Route64(route64))?;
+            }
+            m = a
                 .with(MleTlv::Challenge(challenge))?
                 .with(MleTlv::TlvRequest(&LINK_TLV_REQUEST))?;
             dst = Some(*to);
@@ -223,8 +243,9 @@ pub fn build(
             to,
             response,
             link_margin,
+            route,
         } => {
-            m = MleRepr::new(Command::LinkAccept)
+            let a = MleRepr::new(Command::LinkAccept)
                 .with(MleTlv::Version(THREAD_VERSION_1_1))?
                 .with(MleTlv::SourceAddress(source))?
                 .with(MleTlv::Response(response))?
@@ -232,6 +253,11 @@ pub fn build(
                 .with(MleTlv::MleFrameCounter(mle_fc))?
                 .with(MleTlv::LinkMargin(*link_margin))?
                 .with(MleTlv::LeaderData(need_leader()?))?;
+            m = if *route {
+                a.with(MleTlv::Route64(route64))?
+            } else {
+                a
+            };
             dst = Some(*to);
         }
         MleCommand::AddressSolicit {
@@ -697,6 +723,11 @@ mod tests {
             (MleCommand::Advertisement, Command::Advertisement),
             (MleCommand::DataResponse, Command::DataResponse),
             (
+                MleCommand::DataResponseTo { to: peer },
+                Command::DataResponse,
+            ),
+            (MleCommand::DataRequest { to: peer }, Command::DataRequest),
+            (
                 MleCommand::ParentResponse {
                     to: peer,
                     response: c.clone(),
@@ -732,6 +763,7 @@ mod tests {
                     response: c.clone(),
                     challenge: [4; 8],
                     link_margin: 20,
+                    route: true,
                 },
                 Command::LinkAcceptAndRequest,
             ),
@@ -740,6 +772,7 @@ mod tests {
                     to: peer,
                     response: c.clone(),
                     link_margin: 20,
+                    route: false,
                 },
                 Command::LinkAccept,
             ),
@@ -762,6 +795,20 @@ mod tests {
             assert_eq!(opened.sender, ext);
             let repr = MleRepr::parse(&opened.plain).unwrap();
             assert_eq!(repr.command, expected);
+            // TLV order of OpenThread's captures (vectors/thread11.pcap frames 21 and 23), with
+            // Route64 after Leader Data when the Link Request asked for it.
+            let types: std::vec::Vec<u8> = repr.tlvs.iter().map(|t| t.tlv_type()).collect();
+            match expected {
+                Command::LinkRequest => assert_eq!(types, [18, 13, 0, 11, 3]),
+                Command::LinkAcceptAndRequest => {
+                    assert_eq!(types, [18, 0, 4, 5, 8, 16, 11, 9, 3, 13])
+                }
+                Command::LinkAccept => assert_eq!(types, [18, 0, 4, 5, 8, 16, 11]),
+                _ => {}
+            }
+            if expected == Command::LinkRequest {
+                assert_eq!(repr.tlv_request(), Some(&[16u8, 9][..]));
+            }
             let other = NetworkIdentity::pymesh([0x55; 16]);
             assert!(matches!(
                 open_mle(&Security::new(&other).keys, &d),

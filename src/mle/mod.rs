@@ -22,7 +22,7 @@ use heapless::Vec;
 
 use crate::rand::Rng;
 use crate::time::{Duration, Instant};
-use crate::wire::mle::{Command, Connectivity, MleRepr, RouterIdSet};
+use crate::wire::mle::{Command, Connectivity, MleRepr, Route64, RouterIdSet};
 use crate::wire::{ExtAddress, ShortAddress};
 pub use timing::Timing;
 use trickle::Trickle;
@@ -125,6 +125,13 @@ impl From<LeaderData> for crate::wire::mle::LeaderData {
 }
 
 /// Link quality from link margin (Thread: > 20 dB: 3, > 10: 2, > 2: 1, else 0).
+/// True when a Link Request's TLV Request asks for the Route64 TLV (OpenThread asks for it
+/// from a router it already knows).
+fn requests_route(m: &MleRepr<'_>) -> bool {
+    m.tlv_request()
+        .is_some_and(|r| r.contains(&crate::wire::mle::tlv_type::ROUTE64))
+}
+
 pub const fn link_quality(link_margin_db: u8) -> u8 {
     if link_margin_db > 20 {
         3
@@ -322,22 +329,30 @@ pub enum MleCommand {
     /// Link Request to one router (after becoming a router, or on hearing a new one).
     LinkRequest { to: ExtAddress, challenge: [u8; 8] },
     /// Link Accept And Request answering a Link Request.
+    /// `route`: the request's TLV Request asked for the Route64 TLV.
     LinkAcceptAndRequest {
         to: ExtAddress,
         response: Challenge,
         challenge: [u8; 8],
         link_margin: u8,
+        route: bool,
     },
     /// Link Accept answering a Link Accept And Request.
     LinkAccept {
         to: ExtAddress,
         response: Challenge,
         link_margin: u8,
+        route: bool,
     },
     /// Advertisement to ff02::1 with our Leader Data and Route64.
     Advertisement,
     /// Data Response to ff02::1 announcing the leader's network data (after forming).
     DataResponse,
+    /// Data Response to one node, answering its Data Request.
+    DataResponseTo { to: ExtAddress },
+    /// Data Request to a neighbour whose Leader Data shows newer network data than ours
+    /// (OpenThread asks the advertiser, so a missed Data Response is not lost for good).
+    DataRequest { to: ExtAddress },
     /// TMF Address Solicit to the leader: a router id, please.
     AddressSolicit {
         leader_rloc16: u16,
@@ -1263,6 +1278,7 @@ impl Mle {
             response: challenge_from(challenge),
             challenge: ours,
             link_margin: rx.link_margin,
+            route: requests_route(m),
         });
     }
 
@@ -1300,6 +1316,11 @@ impl Mle {
             link.link_quality_out = link_quality(margin_out);
             r.link = Some(link);
         }
+        // A Link Accept carries the sender's Route64 when we asked for it: a new router learns
+        // its routes from its first link rather than waiting for the next Advertisement.
+        if let Some(route) = m.route64() {
+            self.apply_route64(now, id, &route, false);
+        }
         self.recompute_routes();
         if command == Command::LinkAcceptAndRequest {
             if let Some(challenge) = m.challenge() {
@@ -1307,6 +1328,7 @@ impl Mle {
                     to: rx.sender,
                     response: challenge_from(challenge),
                     link_margin: rx.link_margin,
+                    route: requests_route(m),
                 });
             }
         }
@@ -1421,49 +1443,25 @@ impl Mle {
             return;
         }
         self.leader_last_heard = now;
-        self.leader_data = Some(LeaderData { ..ld });
+        // Only newer network data versions are taken: a router's Advertisement may carry
+        // versions older than ours (it has not heard the last Data Response yet), and the
+        // leader's versions are its own.
+        if self.role != Role::Leader {
+            let newer = |theirs: u8, ours: u8| (theirs.wrapping_sub(ours) as i8) > 0;
+            let mut next = ld;
+            if !newer(ld.data_version, ours.data_version) {
+                next.data_version = ours.data_version;
+            }
+            if !newer(ld.stable_data_version, ours.stable_data_version) {
+                next.stable_data_version = ours.stable_data_version;
+            }
+            self.leader_data = Some(next);
+        }
         let mask_before = self.route64().0;
         self.note_router(now, id, rx);
         // Apply the router's Route64: its mask (when newer) and its costs.
         if let Some(route) = m.route64() {
-            let newer = route.id_sequence.wrapping_sub(self.router_id_sequence) as i8 > 0;
-            if newer && self.role != Role::Leader {
-                self.router_id_sequence = route.id_sequence;
-                let own = self.router_id();
-                self.routers.retain(|r| {
-                    route.router_mask.contains(r.router_id) || Some(r.router_id) == own
-                });
-                for rid in route.router_mask.iter() {
-                    if !self.routers.iter().any(|r| r.router_id == rid) {
-                        let entry = RouterEntry::unreachable(rid, None, now);
-                        let _ = self.routers.push(entry);
-                    }
-                }
-                self.routers.sort_unstable_by_key(|r| r.router_id);
-            }
-            let own = self.router_id();
-            if let Some(r) = self.router_entry_mut(id) {
-                r.advertised_costs = [MAX_ROUTE_COST; 63];
-                for (rid, data) in route.routes() {
-                    if let Some(slot) = r.advertised_costs.get_mut(rid as usize) {
-                        *slot = if data.route_cost() == 0 {
-                            MAX_ROUTE_COST
-                        } else {
-                            data.route_cost()
-                        };
-                    }
-                    // Its view of our link gives our outgoing link quality.
-                    if Some(rid) == own {
-                        if let Some(l) = r.link.as_mut() {
-                            l.link_quality_out = data.link_quality_in();
-                        }
-                    }
-                }
-                // The advertiser itself is at cost 0 from itself.
-                if let Some(slot) = r.advertised_costs.get_mut(id as usize) {
-                    *slot = 0;
-                }
-            }
+            self.apply_route64(now, id, &route, true);
         }
         // A router of our partition we have no link with: ask for one.
         let linked = self
@@ -1494,6 +1492,58 @@ impl Mle {
         // not on every cost change: on LoRa, resets on cost changes flood the channel.
         if self.route64().0 != mask_before {
             self.advertisement.start(now, rng);
+        }
+    }
+
+    /// Applies router `id`'s Route64: its router id mask (when its sequence is newer) and the
+    /// costs it advertises (OpenThread `HandleAdvertisement` / `HandleLinkAccept`).
+    ///
+    /// `from_advertisement`: only an Advertisement's view of our link sets our outgoing link
+    /// quality; a Link Accept was built before its sender had a link with us (its entry for us
+    /// says 0), and the Link Margin TLV beside it gives the real value.
+    fn apply_route64(
+        &mut self,
+        now: Instant,
+        id: u8,
+        route: &Route64<'_>,
+        from_advertisement: bool,
+    ) {
+        let newer = route.id_sequence.wrapping_sub(self.router_id_sequence) as i8 > 0;
+        if newer && self.role != Role::Leader {
+            self.router_id_sequence = route.id_sequence;
+            let own = self.router_id();
+            self.routers
+                .retain(|r| route.router_mask.contains(r.router_id) || Some(r.router_id) == own);
+            for rid in route.router_mask.iter() {
+                if !self.routers.iter().any(|r| r.router_id == rid) {
+                    let entry = RouterEntry::unreachable(rid, None, now);
+                    let _ = self.routers.push(entry);
+                }
+            }
+            self.routers.sort_unstable_by_key(|r| r.router_id);
+        }
+        let own = self.router_id();
+        if let Some(r) = self.router_entry_mut(id) {
+            r.advertised_costs = [MAX_ROUTE_COST; 63];
+            for (rid, data) in route.routes() {
+                if let Some(slot) = r.advertised_costs.get_mut(rid as usize) {
+                    *slot = if data.route_cost() == 0 {
+                        MAX_ROUTE_COST
+                    } else {
+                        data.route_cost()
+                    };
+                }
+                // Its view of our link gives our outgoing link quality.
+                if from_advertisement && Some(rid) == own {
+                    if let Some(l) = r.link.as_mut() {
+                        l.link_quality_out = data.link_quality_in();
+                    }
+                }
+            }
+            // The advertiser itself is at cost 0 from itself.
+            if let Some(slot) = r.advertised_costs.get_mut(id as usize) {
+                *slot = 0;
+            }
         }
     }
 
