@@ -174,6 +174,8 @@ pub struct Node {
     ping_replies: heapless::Deque<net::PingReply, 4>,
     /// Mesh-local EIDs heard recently and the RLOC16 they came from.
     eid_cache: Vec<(Ipv6Address, u16), 16>,
+    /// No new Data Request before this (one answer is in flight).
+    data_request_holdoff: Instant,
     /// Datagrams queued on sockets since the last `take_datagrams_queued` (rx_cb).
     datagrams_queued: u32,
 }
@@ -213,6 +215,7 @@ impl Node {
             net: Net::new(),
             ping_replies: heapless::Deque::new(),
             eid_cache: Vec::new(),
+            data_request_holdoff: Instant::ZERO,
             datagrams_queued: 0,
         }
     }
@@ -897,6 +900,38 @@ impl Node {
             self.send(now, &c);
         }
         self.adopt_network_data(now, &message);
+        self.pull_network_data(now, &rx);
+    }
+
+    /// Network data is pushed (Data Responses to ff02::1) and pulled: a router answers a Data
+    /// Request, and a node that hears Leader Data newer than its network data asks the sender
+    /// for it, so a Data Response lost to a collision is fetched again (OpenThread's
+    /// `HandleAdvertisement` / `HandleDataRequest`).
+    fn pull_network_data(&mut self, now: Instant, rx: &Received<'_>) {
+        use crate::wire::mle::Command;
+        let role = self.mle.role();
+        match rx.message.command {
+            Command::DataRequest if role.is_router_or_leader() => {
+                self.send(now, &MleCommand::DataResponseTo { to: rx.sender });
+            }
+            Command::Advertisement
+                if matches!(role, Role::Child | Role::Router) && self.netdata_leader.is_none() =>
+            {
+                let (Some(theirs), Some(ours)) = (rx.message.leader_data(), self.mle.leader_data())
+                else {
+                    return;
+                };
+                let newer = (theirs.data_version.wrapping_sub(self.netdata.version()) as i8) > 0;
+                if theirs.partition_id == ours.partition_id
+                    && newer
+                    && now >= self.data_request_holdoff
+                {
+                    self.data_request_holdoff = now + self.mle.timing().link_accept_timeout;
+                    self.send(now, &MleCommand::DataRequest { to: rx.sender });
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Network data carried by a message of our partition (Data Response, Child ID Response)
