@@ -34,7 +34,7 @@ UNIX_MAKE_ARGS := MICROPY_PY_BTREE=0 MICROPY_SSL_AXTLS=0 MICROPY_PY_SSL=0 MICROP
 QEMU_CC_FLAGS := -mthumb -mcpu=cortex-m3 -mfloat-abi=soft
 LIBGCC_ARM = $(shell arm-none-eabi-gcc $(QEMU_CC_FLAGS) -print-libgcc-file-name)
 
-.PHONY: all deps run test test-rust test-py test-qemu test-fuzz qemu size bench check-targets clean fmt
+.PHONY: all deps run test test-rust test-py test-multi test-qemu test-fuzz qemu size bench check-targets clean fmt
 
 all: $(UNIX_FW)
 
@@ -81,7 +81,7 @@ $(QEMU_FW): $(QEMU_RUST_LIB) $(SHIM_SOURCES) boards/qemu/manifest.py boards/qemu
 run: $(UNIX_FW)
 	@bash tools/run-node.sh $(UNIX_FW)
 
-test: test-rust test-py test-qemu test-fuzz
+test: test-rust test-py test-multi test-qemu test-fuzz
 
 test-rust: $(MPY_DIR)/.ready
 	cargo test --workspace --exclude pymesh-qemu
@@ -89,6 +89,10 @@ test-rust: $(MPY_DIR)/.ready
 
 test-py: $(UNIX_FW)
 	bash tools/run-py-tests.sh $(UNIX_FW) $(MPY_DIR)
+
+# Several unix firmware processes on one simulated medium (MicroPython's run-multitests.py).
+test-multi: $(UNIX_FW)
+	bash tools/run-multi-tests.sh $(UNIX_FW) $(MPY_DIR)
 
 test-qemu: $(QEMU_FW)
 	bash tools/run-qemu-tests.sh $(QEMU_FW) $(MPY_DIR)

@@ -9,9 +9,14 @@ mpy=$(realpath "$2")
 root=$(realpath "$(dirname "$0")/..")
 air="multi-$$"
 cd "$mpy/tests"
-args=(--result-dir "$root/build/multi-results")
+results="$root/build/multi-results"
+mkdir -p "$results"
+args=(--result-dir "$results")
+# MULTI_TRACE=1 prints every instance's output as it comes, with times.
+[ "${MULTI_TRACE:-0}" = 1 ] && args+=(--trace-output)
+# Each node writes what it hears to build/multi-results/node<i>.pcap (tools/tshark-thread.sh).
 for i in 0 1 2; do
-  args+=(-i "micropython,PYMESH_AIR=$air,PYMESH_POS=$((1500 * i)):0")
+  args+=(-i "micropython,PYMESH_AIR=$air,PYMESH_POS=$((1500 * i)):0,PYMESH_PCAP=$results/node$i.pcap")
 done
 MICROPY_MICROPYTHON="$fw" python3 - "${args[@]}" "$root"/py_tests/multi/*.py <<'PY'
 import importlib.util, sys

@@ -3,6 +3,10 @@
 # hops, rx_cb fires for the right socket, cli('ping ...') answers across the mesh, and a node
 # can deinit and start a new Mesh while the others keep running.
 # Run by tools/run-multi-tests.sh: instance i sits at (1500 * i, 0) on a medium of its own.
+#
+# run-multitests.py starts instance i+1 when instance i prints its first NEXT (globals set
+# before that are passed on); after that the instances run freely and meet only through
+# multitest.broadcast/wait, so each instance calls next() exactly once.
 import time
 import socket
 from network import LoRa
@@ -18,10 +22,19 @@ def start():
 
 
 def wait(cond, seconds):
+    # cond is called once per turn (it may consume a datagram); its last answer is returned.
     t0 = time.ticks_ms()
-    while not cond() and time.ticks_diff(time.ticks_ms(), t0) < seconds * 1000:
+    while True:
+        ok = cond()
+        if ok or time.ticks_diff(time.ticks_ms(), t0) >= seconds * 1000:
+            return ok
         time.sleep_ms(50)
-    return cond()
+
+
+def all_routes(mesh, n):
+    # n routers known, each with a route (path cost 16 is Thread's "unreachable").
+    rs = mesh.routers()
+    return len(rs) == n and all(r.path_cost < 16 for r in rs)
 
 
 def instance0():
@@ -29,22 +42,21 @@ def instance0():
     lora, mesh = start()
     print("leader:", wait(lambda: mesh.state() == 4, 30))
     multitest.globals(leader_rloc=mesh.rloc())
-    multitest.next()  # 1: the middle node starts
-    print("two routers:", wait(lambda: len(mesh.routers()) == 2, 30))
-    multitest.next()  # 2: the far node starts
-    multitest.next()  # 3: everyone attached
-    print("three routers:", wait(lambda: len(mesh.routers()) == 3, 30))
+    multitest.next()
+    multitest.wait("far node attached")
+    # A new router's id reaches the leader at once (Address Solicit), the route to it with
+    # the middle node's next Advertisement: wait for both.
+    print("three routers, all reachable:", wait(lambda: all_routes(mesh, 3), 30))
     print("one neighbour (the middle node):", wait(lambda: len(mesh.neighbors()) == 1, 30))
     s = socket.socket(socket.AF_LORA, socket.SOCK_RAW)
     s.bind(1234)
     got = []
     mesh.rx_cb(lambda sock: got.append(sock.recvfrom(64)), s)
-    multitest.next()  # 4: the far node sends
+    multitest.broadcast("listening")
     print("datagram over two hops:", wait(lambda: len(got) >= 1, 30))
     data, addr = got[0]
     print(data, addr[1])
     s.sendto(b"back " + data, addr)
-    multitest.next()  # 5: the middle node restarts
     multitest.wait("restarted")
     print("still leader:", mesh.state() == 4)
     s.close()
@@ -52,15 +64,13 @@ def instance0():
 
 
 def instance1():
-    multitest.next()  # 1
     lora, mesh = start()
     print("attached:", wait(lambda: mesh.state() in (2, 3), 30))
     print("router:", wait(lambda: mesh.state() == 3, 30))
-    multitest.next()  # 2
-    multitest.next()  # 3
+    multitest.next()
+    multitest.wait("far node attached")
     print("two neighbours:", wait(lambda: len(mesh.neighbors()) == 2, 30))
-    multitest.next()  # 4
-    multitest.next()  # 5
+    multitest.wait("answer received")
     # deinit and a new Mesh while the others keep running.
     mesh.deinit()
     print("after deinit:", mesh.state())
@@ -72,22 +82,22 @@ def instance1():
 
 
 def instance2():
-    multitest.next()  # 1
-    multitest.next()  # 2
     lora, mesh = start()
     print("attached:", wait(lambda: mesh.state() in (2, 3), 30))
     print("router:", wait(lambda: mesh.state() == 3, 30))
     print("one neighbour (the middle node):", wait(lambda: len(mesh.neighbors()) == 1, 30))
-    multitest.next()  # 3
-    multitest.next()  # 4
+    print("three routers, all reachable:", wait(lambda: all_routes(mesh, 3), 30))
+    multitest.next()
+    multitest.broadcast("far node attached")
+    multitest.wait("listening")
     s = socket.socket(socket.AF_LORA, socket.SOCK_RAW)
     s.bind(4321)
     leader = ML_PREFIX + "%x" % leader_rloc
     print("sent:", s.sendto(b"two hops", (leader, 1234)))
+    print("answer:", wait(lambda: s.recvfrom(64)[0] == b"back two hops", 30))
     ping = mesh.cli("ping " + leader)
     print("ping:", ping.startswith("16 bytes from " + leader + ": icmp_seq="))
-    multitest.next()  # 5
-    print("answer:", wait(lambda: s.recvfrom(64)[0] == b"back two hops", 30))
+    multitest.broadcast("answer received")
     multitest.wait("restarted")
     s.close()
     mesh.deinit()
