@@ -463,3 +463,51 @@ fn a_new_router_routes_through_its_first_link_at_once() {
         far.mle().routers()
     );
 }
+
+/// Network data is pulled as well as pushed: a router that missed the Data Responses (its only
+/// neighbour was cut off while the prefix spread) asks for the data when the next Advertisement
+/// shows a newer version, and forms its SLAAC address.
+#[test]
+fn a_router_that_missed_a_data_response_asks_for_the_network_data() {
+    let lora = eu868(7);
+    let spacing = 0.6 * pymesh_sim::scenario::range_m(&lora);
+    let mut sim = build(3, &line(3, spacing), lora);
+    let ids: Vec<_> = sim.ids().collect();
+    sim.run_until_cond(3600 * SECOND_US, |s| {
+        ids.iter().all(|&i| s.role(i).0.is_router_or_leader()) && partitions(s).len() == 1
+    })
+    .expect("three routers in one partition within an hour");
+    let (br, far) = if sim.role(ids[0]).0 == Role::Leader {
+        (ids[0], ids[2])
+    } else {
+        (ids[2], ids[0])
+    };
+    assert_eq!(sim.role(br).0, Role::Leader, "seed 3: an end node leads");
+    let prefix = pymesh::wire::Ipv6Address::parse("2001:db8:1:2::").unwrap();
+    let in_prefix = |s: &pymesh_sim::des::Simulator, i| {
+        s.node(i)
+            .unwrap()
+            .unicast_addresses()
+            .iter()
+            .any(|a| a.prefix64() == prefix.prefix64())
+    };
+    // The far node hears nothing from the middle one while the prefix spreads.
+    sim.set_link_directed(ids[1], far, None);
+    sim.with_node(br, |n, now| n.border_router_add(now, prefix, 64, 0))
+        .unwrap()
+        .unwrap();
+    let t0 = sim.now_us();
+    sim.run_until_cond(t0 + 60 * SECOND_US, |s| in_prefix(s, ids[1]))
+        .expect("the middle node has the prefix within a minute");
+    sim.run_until(sim.now_us() + 5 * SECOND_US);
+    assert!(!in_prefix(&sim, far), "the far node missed it");
+    sim.clear_link(ids[1], far);
+    let t1 = sim.now_us();
+    let t = sim
+        .run_until_cond(t1 + 600 * SECOND_US, |s| in_prefix(s, far))
+        .expect("the far node asks for the network data once it hears the middle one again");
+    println!(
+        "far node has the prefix {:.0} s after the link came back",
+        (t - t1) as f64 / 1e6
+    );
+}
