@@ -4,7 +4,7 @@
 #
 # For each capture it runs exactly:
 #
-#   tools/tshark-thread.sh -d udp.port==61631,coap -r /work/shared/vectors/<pcap>.pcap \
+#   tools/tshark-thread.sh -d udp.port==61631,coap -r sim/tests/data/vectors/<pcap>.pcap \
 #     -T fields -E separator=/t -E aggregator=, -E occurrence=a \
 #     -e frame.number -e mle.cmd -e mle.tlv.type -e coap.opt.uri_path_recon
 #
@@ -30,7 +30,7 @@
 #   prints nothing (this script checks it and fails otherwise).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-vectors=${PYMESH_VECTORS:-/work/shared/vectors}
+vectors=${PYMESH_VECTORS:-$(dirname "$0")/../sim/tests/data/vectors}
 out=sim/tests/data/vectors-tshark.tsv
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT

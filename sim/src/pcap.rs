@@ -93,7 +93,7 @@ mod tests {
     fn reads_the_vector_captures() {
         let data = std::fs::read(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/vectors/thread11.pcap"
+            "/tests/data/vectors/thread11.pcap"
         ))
         .unwrap();
         let (lt, frames) = read_pcap(&data).unwrap();

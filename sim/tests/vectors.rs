@@ -1,5 +1,5 @@
 //! The wire formats against every real frame OpenThread sent: each frame of the Thread 1.1
-//! captures in `/work/shared/vectors` (`thread11.pcap`, `thread11-line.pcap`) goes down
+//! captures in `sim/tests/data/vectors` (copied from the reference set) (`thread11.pcap`, `thread11-line.pcap`) goes down
 //! through every layer we parse (FCS, 802.15.4 header, MAC security, 6LoWPAN mesh/fragment/
 //! IPHC headers, reassembly, IPv6 and Hop-by-Hop, UDP/ICMPv6, MLE security and MLE TLVs, CoAP,
 //! TMF TLVs, Network Data), then back up (re-emit every layer, recompute checksums, re-encrypt)
@@ -45,7 +45,7 @@ const TMF_PORT: u16 = 61631;
 
 fn capture(name: &str) -> Vec<(u64, Vec<u8>)> {
     let path = format!(
-        "{}/../../shared/vectors/{name}.pcap",
+        "{}/tests/data/vectors/{name}.pcap",
         env!("CARGO_MANIFEST_DIR")
     );
     let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));

@@ -706,7 +706,11 @@ pub(crate) mod tests {
     }
 
     fn vector(name: &str) -> String {
-        std::fs::read_to_string(std::format!("/work/shared/vectors/{name}")).unwrap()
+        std::fs::read_to_string(std::format!(
+            "{}/sim/tests/data/vectors/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
     }
 
     #[test]
