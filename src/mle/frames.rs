@@ -89,12 +89,13 @@ const ACTIVE_TIMESTAMP: Timestamp = Timestamp {
 };
 /// MLE TLV types a child asks for in Child ID Request: Address16, Network Data, Route64.
 const CHILD_ID_TLV_REQUEST: [u8; 3] = [10, 12, 9];
-/// A Link Accept And Request asks for the Link Margin TLV (OpenThread's `kRouterTlvs`).
+/// Link Margin only (OpenThread's `kRouterTlvs`): Link Accept And Request, and Link Requests to
+/// routers heard advertising.
 const LINK_TLV_REQUEST: [u8; 1] = [16];
 /// A Data Request asks for the Network Data TLV.
 const DATA_TLV_REQUEST: [u8; 1] = [12];
-/// A Link Request to a router we know asks for Link Margin and Route64 (OpenThread's
-/// `validNeighborTlvs`): the Route64 in the answer gives a new router its routes at once.
+/// A new router's Link Request to its former parent also asks for Route64 (OpenThread's
+/// `validNeighborTlvs`): the answer gives it its routes at once.
 const LINK_REQUEST_TLV_REQUEST: [u8; 2] = [16, 9];
 /// Traffic class OpenThread gives TMF messages (network-control priority).
 const TMF_TRAFFIC_CLASS: u8 = 0x1c;
@@ -207,10 +208,19 @@ pub fn build(
                 .with(MleTlv::Route64(route64))?;
             dst = Some(*to);
         }
-        MleCommand::LinkRequest { to, challenge } => {
+        MleCommand::LinkRequest {
+            to,
+            challenge,
+            route,
+        } => {
+            let request: &[u8] = if *route {
+                &LINK_REQUEST_TLV_REQUEST
+            } else {
+                &LINK_TLV_REQUEST
+            };
             m = MleRepr::new(Command::LinkRequest)
                 .with(MleTlv::Version(THREAD_VERSION_1_1))?
-                .with(MleTlv::TlvRequest(&LINK_REQUEST_TLV_REQUEST))?
+                .with(MleTlv::TlvRequest(request))?
                 .with(MleTlv::SourceAddress(source))?
                 .with(MleTlv::LeaderData(need_leader()?))?
                 .with(MleTlv::Challenge(challenge))?;
@@ -754,6 +764,7 @@ mod tests {
                 MleCommand::LinkRequest {
                     to: peer,
                     challenge: [3; 8],
+                    route: true,
                 },
                 Command::LinkRequest,
             ),

@@ -327,7 +327,13 @@ pub enum MleCommand {
     /// Child ID Response giving `child_rloc16`.
     ChildIdResponse { to: ExtAddress, child_rloc16: u16 },
     /// Link Request to one router (after becoming a router, or on hearing a new one).
-    LinkRequest { to: ExtAddress, challenge: [u8; 8] },
+    /// `route`: ask for the Route64 TLV too (a new router's request to its former parent: it
+    /// needs routes at once; other requests leave it out, as it makes every answer longer).
+    LinkRequest {
+        to: ExtAddress,
+        challenge: [u8; 8],
+        route: bool,
+    },
     /// Link Accept And Request answering a Link Request.
     /// `route`: the request's TLV Request asked for the Route64 TLV.
     LinkAcceptAndRequest {
@@ -1240,6 +1246,7 @@ impl Mle {
             send(MleCommand::LinkRequest {
                 to: p.ext_addr,
                 challenge,
+                route: true,
             });
         }
     }
@@ -1485,6 +1492,7 @@ impl Mle {
             send(MleCommand::LinkRequest {
                 to: rx.sender,
                 challenge,
+                route: false,
             });
         }
         self.recompute_routes();
