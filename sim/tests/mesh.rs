@@ -373,13 +373,7 @@ fn a_border_router_prefix_reaches_every_node_and_leaves_again() {
     .expect("one partition");
     let ids: Vec<_> = sim.ids().collect();
     let prefix = pymesh::wire::Ipv6Address::parse("2001:cafe:cafe:cafe::").unwrap();
-    let in_prefix = |s: &pymesh_sim::des::Simulator, i| {
-        s.node(i)
-            .unwrap()
-            .unicast_addresses()
-            .iter()
-            .any(|a| a.prefix64() == prefix.prefix64())
-    };
+    let in_prefix = |s: &pymesh_sim::des::Simulator, i| has_address_in(s, i, &prefix);
     sim.with_node(ids[7], |n, now| n.border_router_add(now, prefix, 64, 0))
         .unwrap()
         .unwrap();
@@ -484,13 +478,7 @@ fn a_router_that_missed_a_data_response_asks_for_the_network_data() {
     };
     assert_eq!(sim.role(br).0, Role::Leader, "seed 3: an end node leads");
     let prefix = pymesh::wire::Ipv6Address::parse("2001:db8:1:2::").unwrap();
-    let in_prefix = |s: &pymesh_sim::des::Simulator, i| {
-        s.node(i)
-            .unwrap()
-            .unicast_addresses()
-            .iter()
-            .any(|a| a.prefix64() == prefix.prefix64())
-    };
+    let in_prefix = |s: &pymesh_sim::des::Simulator, i| has_address_in(s, i, &prefix);
     // The far node hears nothing from the middle one while the prefix spreads.
     sim.set_link_directed(ids[1], far, None);
     sim.with_node(br, |n, now| n.border_router_add(now, prefix, 64, 0))
@@ -510,4 +498,17 @@ fn a_router_that_missed_a_data_response_asks_for_the_network_data() {
         "far node has the prefix {:.0} s after the link came back",
         (t - t1) as f64 / 1e6
     );
+}
+
+/// Node `id` has a unicast address (SLAAC) in `prefix`'s /64.
+fn has_address_in(
+    sim: &pymesh_sim::des::Simulator,
+    id: pymesh_sim::des::NodeId,
+    prefix: &pymesh::wire::Ipv6Address,
+) -> bool {
+    sim.node(id)
+        .unwrap()
+        .unicast_addresses()
+        .iter()
+        .any(|a| a.prefix64() == prefix.prefix64())
 }
