@@ -880,7 +880,7 @@ impl Node {
         // would leave late (useless to the requester) and starve its own Advertisements.
         if message.command == crate::wire::mle::Command::ParentRequest {
             let (used, budget) = self.mac.duty_cycle_usage(now);
-            if budget.millis() > 0 && used.millis() * 2 > budget.millis() {
+            if budget.millis() > 0 && used.millis() * 5 > budget.millis() * 4 {
                 self.drops.parent_requests_ignored += 1;
                 return;
             }

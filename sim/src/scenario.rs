@@ -68,6 +68,44 @@ pub fn random(n: usize, side_m: f64, seed: u64) -> Vec<(f64, f64)> {
     (0..n).map(|_| (unit() * side_m, unit() * side_m)).collect()
 }
 
+/// How many groups of nodes can reach each other over links of at most `range_m` (one means
+/// every node can reach every other, over as many hops as it takes).
+pub fn radio_components(positions: &[(f64, f64)], range_m: f64) -> usize {
+    let n = positions.len();
+    let mut group: Vec<usize> = (0..n).collect();
+    fn root(group: &mut [usize], mut i: usize) -> usize {
+        while group[i] != i {
+            group[i] = group[group[i]];
+            i = group[i];
+        }
+        i
+    }
+    for a in 0..n {
+        for b in a + 1..n {
+            if air::distance(positions[a], positions[b]) <= range_m {
+                let (ra, rb) = (root(&mut group, a), root(&mut group, b));
+                group[ra] = rb;
+            }
+        }
+    }
+    (0..n).filter(|&i| root(&mut group, i) == i).count()
+}
+
+/// `n` positions uniform in a `side_m` square, drawn again (from the next seed) until every
+/// node can reach every other over links of at most `range_m`: a mesh that cannot form one
+/// partition says nothing about the protocol. Returns the positions and the seed that gave
+/// them.
+pub fn random_connected(n: usize, side_m: f64, range_m: f64, seed: u64) -> (Vec<(f64, f64)>, u64) {
+    let mut s = seed;
+    loop {
+        let p = random(n, side_m, s);
+        if radio_components(&p, range_m) <= 1 {
+            return (p, s);
+        }
+        s = s.wrapping_add(1);
+    }
+}
+
 /// A simulator with one mesh node at each position, all on `lora`, started now.
 pub fn build(seed: u64, positions: &[(f64, f64)], lora: LoRaConfig) -> Simulator {
     let mut sim = Simulator::new(seed);

@@ -396,6 +396,12 @@ pub struct MleCounters {
     pub parent_changes: u32,
     pub parent_requests_sent: u32,
     pub advertisements_sent: u32,
+    /// Address Solicits sent, and the leader's answers: a router id, or a refusal.
+    pub address_solicits_sent: u32,
+    pub address_solicits_granted: u32,
+    pub address_solicits_rejected: u32,
+    /// Leader: Address Solicits received.
+    pub address_solicits_received: u32,
     /// Received MLE messages by command number (0..=17).
     pub rx_by_command: [u32; 18],
     /// MLE messages dropped: wrong challenge response, unexpected, malformed.
@@ -435,6 +441,10 @@ pub struct Mle {
     /// No new better-partition attach before this: each attempt makes every router in range
     /// answer, which a LoRa channel pays for in airtime.
     better_partition_holdoff: Instant,
+    /// A REED asking for a router id to bridge to another partition it hears
+    /// ([`Timing::bridge_partitions`]), and when it may try that again.
+    bridging: bool,
+    bridge_holdoff: Instant,
     /// Another node's Parent Request was heard during this attach: a crowd is attaching (a
     /// power-up of many nodes), so wait longer before forming a partition of our own.
     crowd_attaching: bool,
@@ -472,6 +482,8 @@ impl Mle {
             previous_attach_challenge: [0; 8],
             better_partition: None,
             better_partition_holdoff: Instant::ZERO,
+            bridging: false,
+            bridge_holdoff: Instant::ZERO,
             crowd_attaching: false,
             candidate: None,
             parent: None,
@@ -606,6 +618,7 @@ impl Mle {
         self.pending_parent_responses.clear();
         self.pending_link_requests.clear();
         self.router_selection_at = None;
+        self.bridging = false;
         self.address_solicit_pending = None;
         self.data_response_due = false;
     }
@@ -730,12 +743,16 @@ impl Mle {
         if let Some(at) = self.router_selection_at {
             if now >= at {
                 self.router_selection_at = None;
-                if self.role == Role::Child && self.active_routers() < ROUTER_UPGRADE_THRESHOLD {
+                let bridging = core::mem::take(&mut self.bridging);
+                if self.role == Role::Child
+                    && (self.active_routers() < ROUTER_UPGRADE_THRESHOLD || bridging)
+                {
                     if let Some(leader) = self.leader_rloc16() {
                         let message_id = self.next_message_id();
                         let token = (rng.next_u32() as u16).to_be_bytes();
                         self.address_solicit_pending =
                             Some((message_id, now + self.timing.address_solicit_timeout));
+                        self.counters.address_solicits_sent += 1;
                         send(MleCommand::AddressSolicit {
                             leader_rloc16: leader,
                             message_id,
@@ -1151,6 +1168,7 @@ impl Mle {
         if self.role != Role::Leader {
             return;
         }
+        self.counters.address_solicits_received += 1;
         let assigned = if let Some(r) = self.routers.iter().find(|r| r.ext_addr == Some(requester))
         {
             Some(r.router_id)
@@ -1202,8 +1220,10 @@ impl Mle {
         }
         self.address_solicit_pending = None;
         let (0, Some(rloc16)) = (status, rloc16) else {
+            self.counters.address_solicits_rejected += 1;
             return;
         };
+        self.counters.address_solicits_granted += 1;
         if self.role != Role::Child {
             return;
         }
@@ -1404,30 +1424,47 @@ impl Mle {
                 self.become_detached(now, rng);
                 return;
             }
-            // A better partition: routers and leaders try to attach to it while staying
-            // where they are (OpenThread 1.1's "better partition" attach); children follow
-            // when their parent moves.
+            // A better partition: routers, leaders and REEDs (our children are all full
+            // Thread devices) try to attach to it while staying where they are (OpenThread
+            // 1.1's "better partition" attach); a child whose parent moved follows it above.
             let better = compare_partitions(
                 &ld,
                 m.route64().map(|r| r.router_mask.len()).unwrap_or(1),
                 &ours,
                 self.routers.len(),
             ) == core::cmp::Ordering::Greater;
-            if self.role.is_router_or_leader()
-                && better
+            let router_heard = m.route64().is_some();
+            if better
+                && matches!(self.role, Role::Child | Role::Router | Role::Leader)
                 && matches!(self.attach, Attach::Idle)
                 && now >= self.better_partition_holdoff
             {
                 self.counters.better_partition_attach_attempts += 1;
                 // Every attempt makes every router in range answer: on LoRa that airtime comes
                 // out of their duty cycle, so attempts are minutes apart.
-                let holdoff = self.timing.network_id_timeout.millis() as u32;
+                let holdoff = self.timing.trickle_imax.millis() as u32;
                 self.better_partition_holdoff =
                     now + Duration::from_millis(rng.range_u32(2 * holdoff, 4 * holdoff) as u64);
                 self.better_partition = Some(ld.partition_id);
                 self.counters.attach_attempts += 1;
                 self.candidate = None;
                 self.send_parent_request(false, now, rng, send);
+            } else if !better
+                && router_heard
+                && self.timing.bridge_partitions
+                && self.role == Role::Child
+                && matches!(self.attach, Attach::Idle)
+                && self.router_selection_at.is_none()
+                && self.address_solicit_pending.is_none()
+                && now >= self.bridge_holdoff
+            {
+                // A router of a worse partition that cannot hear ours: become a router, so
+                // that our Advertisements draw it (and then its partition) over.
+                let holdoff = self.timing.trickle_imax.millis() as u32;
+                self.bridge_holdoff =
+                    now + Duration::from_millis(rng.range_u32(2 * holdoff, 4 * holdoff) as u64);
+                self.bridging = true;
+                self.schedule_router_selection(now, rng);
             }
             return;
         }

@@ -4,11 +4,16 @@
 //!   radios and OpenThread interop.
 //! - [`Timing::lora`]: the same timers stretched where they wait for radio traffic. A 127-byte
 //!   frame takes 4.3 ms on 802.15.4 and 210 ms at SF7/BW125, so a window that must hold the
-//!   answers of several routers grows with the frame time. Timers that measure liveness (child
-//!   timeout, router age, network id timeout, router selection jitter) keep Thread's values:
-//!   they are already many seconds, far above any frame time.
+//!   answers of several routers grows with the frame time. The advertisement interval (trickle
+//!   Imax) grows too, so that steady-state advertising stays a small part of a 1 % duty cycle
+//!   and of the channel; the liveness timers that count missed advertisements (router age,
+//!   network id timeout) keep Thread's ratio to Imax. Child timeout and router selection
+//!   jitter keep Thread's values.
 
 use crate::time::Duration;
+
+/// Trickle Imax of the LoRa profile, in maximum-size frame times (see [`Timing::lora`]).
+pub const IMAX_FRAME_TIMES: u64 = 480;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {
@@ -41,6 +46,13 @@ pub struct Timing {
     /// Longest random wait, after both Parent Request windows stayed silent, before forming a
     /// partition (0 in Thread's profile: OpenThread forms one at once).
     pub leader_backoff: Duration,
+    /// A child (REED) that hears a router of another partition asks for a router id even when
+    /// its partition has enough routers (not in Thread's profile: OpenThread does not). Thread
+    /// merges partitions through routers' Advertisements, and REEDs do not advertise; in a
+    /// sparse LoRa mesh two partitions often touch only where one side's nodes are REEDs, and
+    /// then neither side ever hears the other (seen in the simulator's 36-node random mesh:
+    /// a 5-router partition next to a 30-node one for hours).
+    pub bridge_partitions: bool,
 }
 
 impl Timing {
@@ -61,6 +73,7 @@ impl Timing {
             address_solicit_timeout: Duration::from_secs(5),
             router_selection_jitter: Duration::from_secs(120),
             leader_backoff: Duration::ZERO,
+            bridge_partitions: false,
         }
     }
 
@@ -72,6 +85,14 @@ impl Timing {
     /// grid: half the window gave three times the collisions).
     /// Trickle Imin: at least 4 frame times, so a burst of advertisements from neighbours
     /// that reset their timers together does not fill the channel.
+    /// Trickle Imax: at least [`IMAX_FRAME_TIMES`] frame times. Thread's 32 s at SF7 made a
+    /// router's Advertisements (~140 ms each, one per 24 s on average) 0.45 % of the hour, and
+    /// everything else it sent more: measured in the simulator's 36-node random mesh (seed 1),
+    /// routers stood at 80-100 % of the 1 % budget after the first hour, so none had room to
+    /// answer a Parent Request and partitions never merged; a third of the frames collided.
+    /// At 480 frame times (100.8 s at SF7) Advertisements take ~0.2 % of the hour.
+    /// Router age and network id timeout keep Thread's multiples of Imax (100/32, 120/32):
+    /// the same number of missed Advertisements ends a link or a partition.
     pub const fn lora(frame_time: Duration) -> Self {
         let t = Timing::thread();
         let ft = frame_time.millis();
@@ -80,6 +101,13 @@ impl Timing {
         } else {
             t.trickle_imin.millis()
         };
+        let imax = if IMAX_FRAME_TIMES * ft > t.trickle_imax.millis() {
+            IMAX_FRAME_TIMES * ft
+        } else {
+            t.trickle_imax.millis()
+        };
+        // Thread's liveness timers as multiples of its Imax (32 s): 100 s and 120 s.
+        let thread_imax = t.trickle_imax.millis();
         Timing {
             frame_time,
             parent_request_router_timeout: Duration::from_millis(
@@ -90,9 +118,9 @@ impl Timing {
             ),
             attach_start_jitter: Duration::from_millis(t.attach_start_jitter.millis() + 2 * ft),
             trickle_imin: Duration::from_millis(imin),
-            trickle_imax: t.trickle_imax,
-            network_id_timeout: t.network_id_timeout,
-            max_neighbor_age: t.max_neighbor_age,
+            trickle_imax: Duration::from_millis(imax),
+            network_id_timeout: Duration::from_millis(t.network_id_timeout.millis() * imax / thread_imax),
+            max_neighbor_age: Duration::from_millis(t.max_neighbor_age.millis() * imax / thread_imax),
             // Answers must land inside the requester's window (750 ms + 8 frames).
             parent_response_max_delay: Duration::from_millis(
                 t.parent_response_max_delay.millis() + 6 * ft,
@@ -110,6 +138,7 @@ impl Timing {
             // Room for 64 nodes' first Advertisements, so that nodes powered up together join
             // the first partition formed rather than each forming their own.
             leader_backoff: Duration::from_millis(64 * ft),
+            bridge_partitions: true,
         }
     }
 }
@@ -130,8 +159,16 @@ mod tests {
             Duration::from_millis(1250 + 3360)
         );
         assert_eq!(sf7.trickle_imin, Duration::from_millis(1000));
+        assert_eq!(sf7.trickle_imax, Duration::from_millis(100_800));
+        assert_eq!(sf7.max_neighbor_age, Duration::from_millis(315_000));
+        assert_eq!(sf7.network_id_timeout, Duration::from_millis(378_000));
         let sf12 = Timing::lora(Duration::from_millis(4923));
         assert!(sf12.trickle_imin > Duration::from_secs(19));
-        assert_eq!(sf12.network_id_timeout, Timing::thread().network_id_timeout);
+        assert_eq!(sf12.trickle_imax, Duration::from_millis(480 * 4923));
+        assert_eq!(sf12.router_selection_jitter, Timing::thread().router_selection_jitter);
+        // An 802.15.4-fast frame keeps Thread's values.
+        let fast = Timing::lora(Duration::from_millis(5));
+        assert_eq!(fast.trickle_imax, Timing::thread().trickle_imax);
+        assert_eq!(fast.network_id_timeout, Timing::thread().network_id_timeout);
     }
 }

@@ -2,7 +2,8 @@
 //! time (never wall-clock assertions). Prints a table and writes it to build/bench.txt.
 //!
 //! Scenario: N nodes placed at random (seeded) at a density of about eight neighbours each
-//! (square side = sqrt(N * pi * range^2 / 8)), SF7/BW125, EU868 868.0 MHz (1 % duty cycle
+//! (square side = sqrt(N * pi * range^2 / 8)), redrawn from the next seed until every node can
+//! reach every other (the table's "layout" column: the seed that gave a connected layout), SF7/BW125, EU868 868.0 MHz (1 % duty cycle
 //! enforced), all powered up at once. Measured:
 //! - convergence: virtual time until every node is attached and there is one partition (or
 //!   the partitions left at the limit);
@@ -17,7 +18,7 @@ use std::time::Instant as WallInstant;
 
 use pymesh::mle::Role;
 use pymesh_sim::des::SECOND_US;
-use pymesh_sim::scenario::{all_attached, build, eu868, partitions, random, range_m};
+use pymesh_sim::scenario::{all_attached, build, eu868, partitions, random_connected, range_m};
 
 fn main() {
     let mut counts = vec![10usize, 36, 100];
@@ -47,8 +48,9 @@ fn main() {
         "pymesh bench: random placement, ~8 neighbours per node, SF7/BW125 EU868 868.0 MHz (1 % duty cycle), seed {seed}, limit {limit_s} s virtual\n\n"
     );
     report += &format!(
-        "{:>6} {:>9} {:>14} {:>11} {:>9} {:>9} {:>16} {:>14}\n",
+        "{:>6} {:>7} {:>9} {:>14} {:>11} {:>9} {:>9} {:>16} {:>14}\n",
         "nodes",
+        "layout",
         "side km",
         "converged (s)",
         "partitions",
@@ -59,7 +61,8 @@ fn main() {
     );
     for &n in &counts {
         let side = (n as f64 * std::f64::consts::PI * range * range / 8.0).sqrt();
-        let mut sim = build(seed, &random(n, side, seed), lora);
+        let (positions, layout_seed) = random_connected(n, side, range, seed);
+        let mut sim = build(seed, &positions, lora);
         let wall = WallInstant::now();
         let converged = sim.run_until_cond(limit_s * SECOND_US, |s| {
             all_attached(s) && partitions(s).len() == 1
@@ -92,8 +95,9 @@ fn main() {
             None => format!("> {limit_s}"),
         };
         let line = format!(
-            "{:>6} {:>9.1} {:>14} {:>11} {:>9} {:>9} {:>16.2} {:>14.0}\n",
+            "{:>6} {:>7} {:>9.1} {:>14} {:>11} {:>9} {:>9} {:>16.2} {:>14.0}\n",
             n,
+            layout_seed,
             side / 1000.0,
             conv,
             parts,

@@ -4,7 +4,12 @@
 //! ```text
 //! pymesh-sim [--nodes N] [--grid | --line | --random] [--spacing M] [--side M] [--sf SF]
 //!            [--seed S] [--duration SECONDS] [--loss P] [--pcap FILE] [--log] [--quiet]
+//!            [--report-every SECONDS]
 //! ```
+//!
+//! `--report-every` prints, every so many virtual seconds, the partitions (size and leader)
+//! and the MLE and MAC counters summed over the nodes since the last line: how a mesh
+//! converges, or why it does not.
 
 use std::process::ExitCode;
 
@@ -14,6 +19,7 @@ use pymesh_sim::scenario;
 
 const USAGE: &str = "usage: pymesh-sim [--nodes N] [--grid | --line | --random] [--spacing M] \
 [--side M] [--sf SF] [--seed S] [--duration SECONDS] [--loss P] [--pcap FILE] [--log] [--quiet]
+[--report-every SECONDS]
 
   --nodes N         number of nodes (default 10)
   --grid            square grid, --spacing apart (default layout)
@@ -26,7 +32,8 @@ const USAGE: &str = "usage: pymesh-sim [--nodes N] [--grid | --line | --random] 
   --loss P          random frame loss on every link, 0..1 (default 0)
   --pcap FILE       write every frame on the air to FILE (802.15.4 with FCS)
   --log             print the event log
-  --quiet           no per-node lines";
+  --quiet           no per-node lines
+  --report-every S  every S virtual seconds: partitions and summed MLE/MAC counter deltas";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Layout {
@@ -47,6 +54,7 @@ struct Options {
     pcap: Option<String>,
     log: bool,
     quiet: bool,
+    report_every_s: Option<u64>,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -62,6 +70,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         pcap: None,
         log: false,
         quiet: false,
+        report_every_s: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -87,6 +96,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--pcap" => o.pcap = Some(value("--pcap")?),
             "--log" => o.log = true,
             "--quiet" => o.quiet = true,
+            "--report-every" => {
+                o.report_every_s = Some(num("--report-every", value("--report-every")?)?)
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument: {other}")),
         }
@@ -144,8 +156,14 @@ fn main() -> ExitCode {
         }
     }
     let end = o.duration_s * SECOND_US;
-    let attached_at = sim.run_until_cond(end, scenario::all_attached);
-    sim.run_until(end);
+    let attached_at = match o.report_every_s {
+        Some(every) if every > 0 => run_reporting(&mut sim, end, every * SECOND_US),
+        _ => {
+            let at = sim.run_until_cond(end, scenario::all_attached);
+            sim.run_until(end);
+            at
+        }
+    };
 
     if o.log {
         for e in sim.log() {
@@ -223,4 +241,95 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// Counters summed over the live nodes, for the periodic report.
+#[derive(Default, Clone, Copy)]
+struct Totals {
+    parent_requests: u64,
+    better_partition_attempts: u64,
+    partition_changes: u64,
+    attach_attempts: u64,
+    advertisements: u64,
+    /// Received MLE messages by command: Parent Response (10), Child ID Request (11),
+    /// Link Request (0), Data Request (7).
+    rx_parent_response: u64,
+    rx_child_id_request: u64,
+    rx_link_request: u64,
+    rx_data_request: u64,
+    mac_tx: u64,
+    mac_retries: u64,
+    mac_no_ack: u64,
+    mac_cca: u64,
+}
+
+fn totals(sim: &pymesh_sim::des::Simulator) -> Totals {
+    let mut t = Totals::default();
+    for id in sim.ids() {
+        let Some(n) = sim.node(id) else { continue };
+        let c = &n.mle().counters;
+        t.parent_requests += c.parent_requests_sent as u64;
+        t.better_partition_attempts += c.better_partition_attach_attempts as u64;
+        t.partition_changes += c.partition_id_changes as u64;
+        t.attach_attempts += c.attach_attempts as u64;
+        t.advertisements += c.advertisements_sent as u64;
+        t.rx_parent_response += c.rx_by_command[10] as u64;
+        t.rx_child_id_request += c.rx_by_command[11] as u64;
+        t.rx_link_request += c.rx_by_command[0] as u64;
+        t.rx_data_request += c.rx_by_command[7] as u64;
+        let m = n.mac_counters();
+        t.mac_tx += m.tx_total as u64;
+        t.mac_retries += m.tx_retry as u64;
+        t.mac_no_ack += m.tx_direct_max_retry_expiry as u64;
+        t.mac_cca += m.tx_err_cca as u64;
+    }
+    t
+}
+
+/// Runs to `end`, printing a line every `every` µs; returns when every node was first attached.
+fn run_reporting(sim: &mut pymesh_sim::des::Simulator, end: u64, every: u64) -> Option<u64> {
+    println!(
+        "{:>7} {:>5} {:<40} {:>5} {:>5} {:>5} {:>6} {:>5} {:>6} {:>6} {:>5} {:>6} {:>5} {:>5}",
+        "t (s)", "parts", "sizes (leader)", "PReq", "better", "P-chg", "adv", "PRsp", "CIDReq",
+        "LReq", "DReq", "mac tx", "retry", "noack"
+    );
+    let mut attached_at = None;
+    let mut last = totals(sim);
+    let mut t = 0;
+    while t < end {
+        t = (t + every).min(end);
+        if attached_at.is_none() {
+            attached_at = sim.run_until_cond(t, scenario::all_attached);
+        }
+        sim.run_until(t);
+        let now = totals(sim);
+        let mut parts = scenario::partitions(sim);
+        parts.sort_by_key(|p| std::cmp::Reverse(p.members.len()));
+        let sizes: Vec<String> = parts
+            .iter()
+            .take(6)
+            .map(|p| format!("{}({})", p.members.len(), p.leader_router_id))
+            .collect();
+        let d = |f: fn(&Totals) -> u64| f(&now) - f(&last);
+        println!(
+            "{:>7} {:>5} {:<40} {:>5} {:>5} {:>5} {:>6} {:>5} {:>6} {:>6} {:>5} {:>6} {:>5} {:>5}",
+            t / SECOND_US,
+            parts.len(),
+            sizes.join(" "),
+            d(|t| t.parent_requests),
+            d(|t| t.better_partition_attempts),
+            d(|t| t.partition_changes),
+            d(|t| t.advertisements),
+            d(|t| t.rx_parent_response),
+            d(|t| t.rx_child_id_request),
+            d(|t| t.rx_link_request),
+            d(|t| t.rx_data_request),
+            d(|t| t.mac_tx),
+            d(|t| t.mac_retries),
+            d(|t| t.mac_no_ack),
+        );
+        let _ = d(|t| t.attach_attempts) + d(|t| t.mac_cca);
+        last = now;
+    }
+    attached_at
 }
