@@ -90,7 +90,7 @@ pub fn execute(
         ("extpanid", None, Some(n)) => hex_line(out, &n.config().identity.ext_pan_id),
         ("masterkey" | "networkkey", None, Some(n)) => hex_line(out, &n.config().identity.network_key),
         ("mode", None, Some(_)) => write!(out, "rdn\r\n"),
-        ("childtimeout", None, Some(_)) => write!(out, "{}\r\n", crate::mle::CHILD_TIMEOUT_S),
+        ("childtimeout", None, Some(n)) => write!(out, "{}\r\n", n.mle().timing().child_timeout_s),
         ("leaderweight", None, Some(n)) => {
             write!(out, "{}\r\n", n.leader_data().map(|l| l.weighting).unwrap_or(crate::mle::LEADER_WEIGHT))
         }

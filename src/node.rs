@@ -434,7 +434,15 @@ impl Node {
             network_data: self.netdata.as_bytes(),
         };
         match frames::build(&ctx, &mut self.security, &self.mle, command) {
-            Ok(frames::Built::Frame(out)) => self.enqueue(now, &out),
+            Ok(frames::Built::Frame(out)) => {
+                let retries = match command {
+                    MleCommand::ParentResponse { .. } => {
+                        Some(self.mle.timing().parent_response_retries)
+                    }
+                    _ => None,
+                };
+                self.enqueue(now, &out, retries)
+            }
             Ok(frames::Built::Datagram(d)) => {
                 let _ = self.send_ip(now, &d);
             }
@@ -561,17 +569,18 @@ impl Node {
         Ok(())
     }
 
-    fn enqueue(&mut self, now: Instant, out: &Outgoing) {
+    fn enqueue(&mut self, now: Instant, out: &Outgoing, retries: Option<u8>) {
         self.mac.set_short_address(self.mle.rloc16());
-        let _ = self.mac.enqueue(
-            now,
-            &TxRequest {
-                dst: out.dst,
-                src_short: out.src_short,
-                secure: out.secure,
-                payload: &out.payload,
-            },
-        );
+        let req = TxRequest {
+            dst: out.dst,
+            src_short: out.src_short,
+            secure: out.secure,
+            payload: &out.payload,
+        };
+        let _ = match retries {
+            Some(r) => self.mac.enqueue_with_retries(now, &req, r),
+            None => self.mac.enqueue(now, &req),
+        };
     }
 
     fn handle_frame(&mut self, now: Instant, f: &RxFrame) {

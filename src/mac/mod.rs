@@ -220,6 +220,7 @@ struct Queued {
     secure: bool,
     payload: Vec<u8, MAX_FRAME_LEN>,
     queued_at: Instant,
+    max_retries: u8,
 }
 
 /// The frame at the head of the queue, built and being transmitted.
@@ -231,6 +232,8 @@ struct Current {
     secured: bool,
     /// Transmissions so far.
     attempts: u8,
+    /// Retransmissions allowed after a missing ack.
+    max_retries: u8,
     /// Busy channel samples for the current attempt.
     csma_backoffs: u8,
     /// No transmission before this (back-off, duty cycle).
@@ -430,6 +433,16 @@ impl Mac {
 
     /// Queues a frame; its outcome comes through `tx_done` in a later [`Mac::poll`].
     pub fn enqueue(&mut self, now: Instant, req: &TxRequest) -> Result<TxHandle, MacError> {
+        self.enqueue_with_retries(now, req, self.config.max_frame_retries)
+    }
+
+    /// [`Mac::enqueue`] with its own retry limit (0: one transmission, ack still requested).
+    pub fn enqueue_with_retries(
+        &mut self,
+        now: Instant,
+        req: &TxRequest,
+        max_retries: u8,
+    ) -> Result<TxHandle, MacError> {
         if req.dst == Address::Short(ShortAddress::INVALID) {
             return Err(MacError::InvalidDestination);
         }
@@ -451,6 +464,7 @@ impl Mac {
                 secure: req.secure,
                 payload,
                 queued_at: now,
+                max_retries,
             })
             .map_err(|_| MacError::QueueFull)?;
         Ok(handle)
@@ -561,22 +575,23 @@ impl Mac {
     }
 
     fn handle_no_ack(&mut self, now: Instant, tx_done: &mut dyn FnMut(TxHandle, TxStatus)) {
-        let max_retries = self.config.max_frame_retries;
         let spread = self.config.lbt.backoff_airtimes.max(1);
         let airtime = self.airtime(self.current.as_ref().map_or(0, |c| c.frame.len()));
         let Some(c) = self.current.as_mut() else {
             return;
         };
         c.ack_deadline = None;
-        if c.attempts > max_retries {
+        if c.attempts > c.max_retries {
             self.counters.tx_direct_max_retry_expiry += 1;
             self.finish(TxStatus::NoAck, tx_done);
             return;
         }
         self.counters.tx_retry += 1;
-        // CSMA-like: a random wait of up to `attempts` airtimes (capped), so that two senders
-        // whose frames collided do not collide again.
-        let slots = u64::from(c.attempts.min(spread));
+        // A random wait of up to 2^attempts airtimes (binary exponential back-off, capped at
+        // 2^spread), so that senders whose frames collided do not collide again. Up to
+        // `attempts` airtimes was too little on LoRa: three routers answering one new router
+        // collided through all their retries (simulator, line of eight).
+        let slots = 1u64 << c.attempts.min(spread);
         let max_wait = airtime.millis().saturating_mul(slots);
         let wait = self.rng.range_u32(0, max_wait.min(u32::MAX as u64) as u32);
         c.not_before = now + Duration::from_millis(u64::from(wait));
@@ -675,6 +690,7 @@ impl Mac {
                         frame,
                         secured: false,
                         attempts: 0,
+                        max_retries: q.max_retries,
                         csma_backoffs: 0,
                         not_before: q.queued_at.max(self.pacing_until),
                         duty_cycle_wait_since: None,

@@ -159,6 +159,42 @@ pub fn build(
                 _ => None,
             };
         }
+        MleCommand::ChildUpdateRequest { to } => {
+            // OpenThread's rx-on child: Mode, Source Address, Leader Data, Timeout (an FTD
+            // registers no addresses).
+            m = MleRepr::new(Command::ChildUpdateRequest)
+                .with(MleTlv::Mode(MODE_FTD))?
+                .with(MleTlv::SourceAddress(source))?
+                .with(MleTlv::LeaderData(need_leader()?))?
+                .with(MleTlv::Timeout(mle.timing().child_timeout_s))?;
+            dst = Some(*to);
+        }
+        MleCommand::ChildUpdateResponse {
+            to,
+            known,
+            link_margin,
+            timeout_s,
+        } => {
+            // As OpenThread answers: Source Address, Mode, Link Margin, Leader Data, Timeout;
+            // to a child it does not know, Status 1 (error) first.
+            m = if *known {
+                MleRepr::new(Command::ChildUpdateResponse)
+                    .with(MleTlv::SourceAddress(source))?
+                    .with(MleTlv::Mode(MODE_FTD))?
+                    .with(MleTlv::LinkMargin(*link_margin))?
+                    .with(MleTlv::LeaderData(need_leader()?))?
+                    .with(MleTlv::Timeout(*timeout_s))?
+            } else {
+                let mut r = MleRepr::new(Command::ChildUpdateResponse)
+                    .with(MleTlv::Status(1))?
+                    .with(MleTlv::SourceAddress(source))?;
+                if let Some(ld) = leader_data {
+                    r = r.with(MleTlv::LeaderData(ld))?;
+                }
+                r
+            };
+            dst = Some(*to);
+        }
         MleCommand::DataRequest { to } => {
             // OpenThread's Data Request: TLV Request (Network Data), Active Timestamp.
             m = MleRepr::new(Command::DataRequest)
@@ -190,7 +226,7 @@ pub fn build(
                 .with(MleTlv::LinkFrameCounter(ctx.mac_frame_counter))?
                 .with(MleTlv::MleFrameCounter(mle_fc))?
                 .with(MleTlv::Mode(MODE_FTD))?
-                .with(MleTlv::Timeout(super::CHILD_TIMEOUT_S))?
+                .with(MleTlv::Timeout(mle.timing().child_timeout_s))?
                 .with(MleTlv::Version(THREAD_VERSION_1_1))?
                 .with(MleTlv::TlvRequest(&CHILD_ID_TLV_REQUEST))?
                 .with(MleTlv::ActiveTimestamp(ACTIVE_TIMESTAMP))?;

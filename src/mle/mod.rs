@@ -64,6 +64,10 @@ pub const MAX_CHILDREN: usize = 10;
 pub const ROUTER_UPGRADE_THRESHOLD: u8 = 16;
 /// Child timeout a child asks for, seconds (Pymesh: 240).
 pub const CHILD_TIMEOUT_S: u32 = 240;
+/// Link handshakes tracked at once (a router of a dense LoRa mesh hears a dozen routers).
+pub const MAX_PENDING_LINKS: usize = 16;
+/// Child Update Requests left unanswered before a child takes its parent for lost.
+pub const CHILD_UPDATE_ATTEMPTS: u8 = 3;
 /// Address Solicit status "too few routers" (TMF status 2).
 pub const ADDRESS_SOLICIT_TOO_FEW_ROUTERS: u8 = 2;
 
@@ -124,7 +128,6 @@ impl From<LeaderData> for crate::wire::mle::LeaderData {
     }
 }
 
-/// Link quality from link margin (Thread: > 20 dB: 3, > 10: 2, > 2: 1, else 0).
 /// True when a Link Request's TLV Request asks for the Route64 TLV (OpenThread asks for it
 /// from a router it already knows).
 fn requests_route(m: &MleRepr<'_>) -> bool {
@@ -132,15 +135,41 @@ fn requests_route(m: &MleRepr<'_>) -> bool {
         .is_some_and(|r| r.contains(&crate::wire::mle::tlv_type::ROUTE64))
 }
 
+/// Link quality from link margin on Thread's scale (> 20 dB: 3, > 10: 2, > 2: 1, else 0).
 pub const fn link_quality(link_margin_db: u8) -> u8 {
-    if link_margin_db > 20 {
-        3
-    } else if link_margin_db > 10 {
-        2
-    } else if link_margin_db > 2 {
-        1
-    } else {
-        0
+    LinkScale::Thread.quality(link_margin_db)
+}
+
+/// Which link margins make which link quality (part of the timing profile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkScale {
+    /// Thread's: > 20 dB: 3, > 10: 2, > 2: 1 (802.15.4, margin over the noise floor).
+    Thread,
+    /// LoRa's: > 4 dB: 3, > 2: 2, > 0: 1, with the margin measured above the spreading
+    /// factor's demodulation floor. LoRa's packet error rate falls from all to almost none
+    /// within a few dB of that floor, so a link 5 dB above it is as good as an 802.15.4 link
+    /// 20 dB above the noise. On Thread's scale such links were LQ1 (cost 4): with Route64's
+    /// largest finite cost of 15, nothing beyond three hops was reachable, and in the
+    /// simulator's 36-node grid (neighbours 5 dB above the floor) Address Solicits from the
+    /// far side never reached the leader.
+    LoRa,
+}
+
+impl LinkScale {
+    pub const fn quality(self, link_margin_db: u8) -> u8 {
+        let [lq1, lq2, lq3] = match self {
+            LinkScale::Thread => [2, 10, 20],
+            LinkScale::LoRa => [0, 2, 4],
+        };
+        if link_margin_db > lq3 {
+            3
+        } else if link_margin_db > lq2 {
+            2
+        } else if link_margin_db > lq1 {
+            1
+        } else {
+            0
+        }
     }
 }
 
@@ -200,16 +229,19 @@ pub struct Link {
     /// Link quality the neighbour reports for its reception of us (Route64 / Link Margin TLV).
     pub link_quality_out: u8,
     pub last_heard: Instant,
+    /// How our margins map to link quality.
+    pub scale: LinkScale,
 }
 
 impl Link {
-    fn new(link_margin: u8, rssi: i16, now: Instant) -> Self {
+    fn new(link_margin: u8, rssi: i16, now: Instant, scale: LinkScale) -> Self {
         Link {
             link_margin_x8: link_margin as u16 * 8,
             last_rssi: rssi,
             avg_rssi_x8: rssi as i32 * 8,
-            link_quality_out: link_quality(link_margin),
+            link_quality_out: scale.quality(link_margin),
             last_heard: now,
+            scale,
         }
     }
     fn update(&mut self, link_margin: u8, rssi: i16, now: Instant) {
@@ -223,7 +255,7 @@ impl Link {
         (self.link_margin_x8 / 8).min(255) as u8
     }
     pub fn link_quality_in(&self) -> u8 {
-        link_quality(self.link_margin())
+        self.scale.quality(self.link_margin())
     }
     pub fn avg_rssi(&self) -> i16 {
         (self.avg_rssi_x8 / 8) as i16
@@ -308,6 +340,8 @@ struct PendingParentResponse {
 struct PendingLinkRequest {
     challenge: [u8; 8],
     deadline: Instant,
+    /// A Link Request still to send at this time (jittered, see [`Timing::link_request_jitter`]).
+    send_at: Option<Instant>,
 }
 
 /// A message the MLE layer asks to be sent.
@@ -359,6 +393,17 @@ pub enum MleCommand {
     /// Data Request to a neighbour whose Leader Data shows newer network data than ours
     /// (OpenThread asks the advertiser, so a missed Data Response is not lost for good).
     DataRequest { to: ExtAddress },
+    /// Child Update Request to our parent: the child's keep-alive (Mode, Source Address,
+    /// Leader Data, Timeout, as OpenThread's child sends it).
+    ChildUpdateRequest { to: ExtAddress },
+    /// Child Update Response to a child; `known: false` carries Status TLV 1 (error): the
+    /// parent does not know the child, which must attach again.
+    ChildUpdateResponse {
+        to: ExtAddress,
+        known: bool,
+        link_margin: u8,
+        timeout_s: u32,
+    },
     /// TMF Address Solicit to the leader: a router id, please.
     AddressSolicit {
         leader_rloc16: u16,
@@ -441,6 +486,12 @@ pub struct Mle {
     /// No new better-partition attach before this: each attempt makes every router in range
     /// answer, which a LoRa channel pays for in airtime.
     better_partition_holdoff: Instant,
+    /// Child: the next keep-alive Child Update Request, and the unanswered ones since the last
+    /// answer (after [`CHILD_UPDATE_ATTEMPTS`] the parent is lost).
+    child_update_at: Option<Instant>,
+    child_update_unanswered: u8,
+    /// Leader: when it last raised the router id sequence (its heartbeat to the routers).
+    id_sequence_raised_at: Instant,
     /// A REED asking for a router id to bridge to another partition it hears
     /// ([`Timing::bridge_partitions`]), and when it may try that again.
     bridging: bool,
@@ -454,7 +505,9 @@ pub struct Mle {
     previous_parent: Option<ExtAddress>,
     children: Vec<Child, MAX_CHILDREN>,
     pending_parent_responses: Vec<PendingParentResponse, 16>,
-    pending_link_requests: Vec<(ExtAddress, PendingLinkRequest), 4>,
+    /// Link handshakes under way, ours and our answers to others' (a neighbour may have one of
+    /// each with us when two routers ask each other at once).
+    pending_link_requests: Vec<(ExtAddress, PendingLinkRequest), MAX_PENDING_LINKS>,
     router_selection_at: Option<Instant>,
     address_solicit_pending: Option<(u16, Instant)>,
     next_message_id: u16,
@@ -484,6 +537,9 @@ impl Mle {
             better_partition_holdoff: Instant::ZERO,
             bridging: false,
             bridge_holdoff: Instant::ZERO,
+            child_update_at: None,
+            child_update_unanswered: 0,
+            id_sequence_raised_at: Instant::ZERO,
             crowd_attaching: false,
             candidate: None,
             parent: None,
@@ -619,6 +675,8 @@ impl Mle {
         self.pending_link_requests.clear();
         self.router_selection_at = None;
         self.bridging = false;
+        self.child_update_at = None;
+        self.child_update_unanswered = 0;
         self.address_solicit_pending = None;
         self.data_response_due = false;
     }
@@ -661,10 +719,19 @@ impl Mle {
             consider(Some(if p.sent { p.expires } else { p.at }));
         }
         for (_, l) in &self.pending_link_requests {
-            consider(Some(l.deadline));
+            consider(Some(l.send_at.unwrap_or(l.deadline)));
         }
         consider(self.router_selection_at);
         consider(self.address_solicit_pending.map(|(_, t)| t));
+        if self.role == Role::Child {
+            consider(self.child_update_at);
+        }
+        if self.role == Role::Leader {
+            consider(Some(self.id_sequence_raised_at + self.timing.router_id_sequence_period));
+        }
+        for c in &self.children {
+            consider(Some(c.link.last_heard + Duration::from_secs(c.timeout_s as u64)));
+        }
         if self.data_response_due {
             consider(Some(Instant::ZERO));
         }
@@ -739,6 +806,16 @@ impl Mle {
         self.pending_parent_responses
             .retain(|p| !(p.sent && now >= p.expires));
         self.pending_link_requests.retain(|(_, l)| now < l.deadline);
+        for (to, l) in self.pending_link_requests.iter_mut() {
+            if l.send_at.is_some_and(|t| now >= t) {
+                l.send_at = None;
+                send(MleCommand::LinkRequest {
+                    to: *to,
+                    challenge: l.challenge,
+                    route: false,
+                });
+            }
+        }
 
         if let Some(at) = self.router_selection_at {
             if now >= at {
@@ -775,6 +852,19 @@ impl Mle {
             send(MleCommand::DataResponse);
         }
 
+        if self.role == Role::Leader
+            && now >= self.id_sequence_raised_at + self.timing.router_id_sequence_period
+        {
+            self.router_id_sequence = self.router_id_sequence.wrapping_add(1);
+            self.id_sequence_raised_at = now;
+        }
+
+        self.supervise_parent(now, rng, send);
+        // Children unheard for their timeout are gone (OpenThread's child timeout); one that
+        // comes back learns it from our Child Update Response and attaches again.
+        self.children
+            .retain(|c| now < c.link.last_heard + Duration::from_secs(c.timeout_s as u64));
+
         if matches!(self.role, Role::Child | Role::Router)
             && now >= self.leader_last_heard + self.timing.network_id_timeout
         {
@@ -794,6 +884,84 @@ impl Mle {
     fn next_message_id(&mut self) -> u16 {
         self.next_message_id = self.next_message_id.wrapping_add(1);
         self.next_message_id
+    }
+
+    /// The child's keep-alive: a Child Update Request every quarter to half child timeout
+    /// (random, so that a parent's children do not ask together); unanswered, again after four
+    /// link-accept waits (the parent may be waiting for its duty cycle);
+    /// [`CHILD_UPDATE_ATTEMPTS`] unanswered in a row and the parent is lost.
+    fn supervise_parent(&mut self, now: Instant, rng: &mut Rng, send: &mut dyn FnMut(MleCommand)) {
+        if self.role != Role::Child {
+            return;
+        }
+        let Some(parent) = self.parent else { return };
+        let Some(at) = self.child_update_at else {
+            self.schedule_child_update(now, rng);
+            return;
+        };
+        if now < at {
+            return;
+        }
+        if self.child_update_unanswered >= CHILD_UPDATE_ATTEMPTS {
+            self.become_detached(now, rng);
+            return;
+        }
+        self.child_update_unanswered += 1;
+        self.child_update_at = Some(now + Duration::from_millis(self.timing.link_accept_timeout.millis() * 4));
+        send(MleCommand::ChildUpdateRequest {
+            to: parent.ext_addr,
+        });
+    }
+
+    fn schedule_child_update(&mut self, now: Instant, rng: &mut Rng) {
+        let half = self.timing.child_timeout_s as u64 * 1000 / 2;
+        let j = rng.range_u32((half / 2) as u32, half as u32) as u64;
+        self.child_update_at = Some(now + Duration::from_millis(j));
+    }
+
+    /// The parent's side of Child Update Request: refresh a known child and answer; tell an
+    /// unknown one (rx-on-when-idle, as ours are) that it is not our child.
+    fn handle_child_update_request(
+        &mut self,
+        now: Instant,
+        rx: &Received<'_>,
+        send: &mut dyn FnMut(MleCommand),
+    ) {
+        let m = rx.message;
+        let timeout = m.timeout();
+        let known = self.role.is_router_or_leader()
+            && match self.children.iter_mut().find(|c| c.ext_addr == rx.sender) {
+                Some(c) => {
+                    c.link.update(rx.link_margin, rx.rssi, now);
+                    if let Some(t) = timeout {
+                        c.timeout_s = t;
+                    }
+                    true
+                }
+                None => false,
+            };
+        send(MleCommand::ChildUpdateResponse {
+            to: rx.sender,
+            known,
+            link_margin: rx.link_margin,
+            timeout_s: timeout.unwrap_or(self.timing.child_timeout_s),
+        });
+    }
+
+    /// The child's side: our parent still knows us, or it does not and we attach again.
+    fn handle_child_update_response(&mut self, now: Instant, rng: &mut Rng, rx: &Received<'_>) {
+        if self.role != Role::Child || self.parent.map(|p| p.ext_addr) != Some(rx.sender) {
+            return;
+        }
+        if rx.message.status().is_some_and(|s| s != 0) {
+            self.become_detached(now, rng);
+            return;
+        }
+        self.child_update_unanswered = 0;
+        self.schedule_child_update(now, rng);
+        if let Some(p) = self.parent.as_mut() {
+            p.link.update(rx.link_margin, rx.rssi, now);
+        }
     }
 
     fn schedule_router_selection(&mut self, now: Instant, rng: &mut Rng) {
@@ -958,6 +1126,8 @@ impl Mle {
                 self.handle_link_accept(now, rx, command, send)
             }
             Command::Advertisement => self.handle_advertisement(now, rng, rx, send),
+            Command::ChildUpdateRequest => self.handle_child_update_request(now, rx, send),
+            Command::ChildUpdateResponse => self.handle_child_update_response(now, rng, rx),
             _ => {}
         }
     }
@@ -1023,7 +1193,8 @@ impl Mle {
         }
         // Two-way link quality: the worse of what we measured and what the parent measured of us.
         let theirs = m.link_margin().unwrap_or(rx.link_margin);
-        let lq = link_quality(rx.link_margin.min(theirs));
+        let scale = self.timing.link_scale;
+        let lq = scale.quality(rx.link_margin.min(theirs));
         let candidate = ParentCandidate {
             ext_addr: rx.sender,
             rloc16: source.0,
@@ -1031,8 +1202,8 @@ impl Mle {
             link_quality: lq,
             connectivity: conn,
             link: Link {
-                link_quality_out: link_quality(theirs),
-                ..Link::new(rx.link_margin, rx.rssi, now)
+                link_quality_out: scale.quality(theirs),
+                ..Link::new(rx.link_margin, rx.rssi, now, scale)
             },
         };
         let better = match &self.candidate {
@@ -1084,8 +1255,8 @@ impl Mle {
             ext_addr: rx.sender,
             rloc16,
             mode: m.mode().map(|x| x.0).unwrap_or(0),
-            timeout_s: m.timeout().unwrap_or(CHILD_TIMEOUT_S),
-            link: Link::new(rx.link_margin, rx.rssi, now),
+            timeout_s: m.timeout().unwrap_or(self.timing.child_timeout_s),
+            link: Link::new(rx.link_margin, rx.rssi, now, self.timing.link_scale),
         };
         if self.children.push(child).is_err() {
             return;
@@ -1256,13 +1427,9 @@ impl Mle {
             let mut challenge = [0u8; 8];
             rng.fill(&mut challenge);
             self.pending_link_requests.retain(|(e, _)| *e != p.ext_addr);
-            let _ = self.pending_link_requests.push((
-                p.ext_addr,
-                PendingLinkRequest {
-                    challenge,
-                    deadline: now + self.timing.link_accept_timeout,
-                },
-            ));
+            let deadline =
+                now + Duration::from_millis(4 * self.timing.link_accept_timeout.millis());
+            let _ = self.track_link_handshake(p.ext_addr, challenge, deadline);
             send(MleCommand::LinkRequest {
                 to: p.ext_addr,
                 challenge,
@@ -1291,14 +1458,11 @@ impl Mle {
         }
         let mut ours = [0u8; 8];
         rng.fill(&mut ours);
-        self.pending_link_requests.retain(|(e, _)| *e != rx.sender);
-        let _ = self.pending_link_requests.push((
-            rx.sender,
-            PendingLinkRequest {
-                challenge: ours,
-                deadline: now + self.timing.link_accept_timeout,
-            },
-        ));
+        // The requester's Link Accept may wait for its duty cycle: room for a few frames.
+        let deadline = now + Duration::from_millis(4 * self.timing.link_accept_timeout.millis());
+        if !self.track_link_handshake(rx.sender, ours, deadline) {
+            return;
+        }
         self.note_router(now, router_id_of(source.0), rx);
         send(MleCommand::LinkAcceptAndRequest {
             to: rx.sender,
@@ -1335,12 +1499,13 @@ impl Mle {
         self.pending_link_requests.swap_remove(idx);
         let id = router_id_of(source.0);
         self.note_router(now, id, rx);
+        let scale = self.timing.link_scale;
         if let Some(r) = self.router_entry_mut(id) {
             let margin_out = m.link_margin().unwrap_or(rx.link_margin);
             let mut link = r
                 .link
-                .unwrap_or_else(|| Link::new(rx.link_margin, rx.rssi, now));
-            link.link_quality_out = link_quality(margin_out);
+                .unwrap_or_else(|| Link::new(rx.link_margin, rx.rssi, now, scale));
+            link.link_quality_out = scale.quality(margin_out);
             r.link = Some(link);
         }
         // A Link Accept carries the sender's Route64 when we asked for it: a new router learns
@@ -1359,6 +1524,21 @@ impl Mle {
                 });
             }
         }
+    }
+
+    /// Remembers a challenge we sent `peer` in a link handshake, until `deadline`. False when
+    /// the table is full (the answer could not be checked: better not to ask).
+    fn track_link_handshake(&mut self, peer: ExtAddress, challenge: [u8; 8], deadline: Instant) -> bool {
+        self.pending_link_requests
+            .push((
+                peer,
+                PendingLinkRequest {
+                    challenge,
+                    deadline,
+                    send_at: None,
+                },
+            ))
+            .is_ok()
     }
 
     /// Records a router of our partition heard directly.
@@ -1472,41 +1652,50 @@ impl Mle {
         if self.role == Role::Child {
             if let Some(p) = self.parent.as_mut() {
                 if p.ext_addr == rx.sender {
+                    if p.rloc16 != source.0 {
+                        // Our parent holds another router id now (it left and came back):
+                        // it no longer knows us (OpenThread: "remove stale parent").
+                        self.become_detached(now, rng);
+                        return;
+                    }
                     p.link.update(rx.link_margin, rx.rssi, now);
                     self.leader_last_heard = now;
                 }
-            }
-            if ld.data_version != ours.data_version
-                || ld.stable_data_version != ours.stable_data_version
-            {
-                self.leader_data = Some(ld);
             }
             return;
         }
         if !self.role.is_router_or_leader() {
             return;
         }
-        self.leader_last_heard = now;
-        // Only newer network data versions are taken: a router's Advertisement may carry
-        // versions older than ours (it has not heard the last Data Response yet), and the
-        // leader's versions are its own.
+        // The network data versions we advertise are those of the network data we hold: they
+        // change only with the data (Data Response, Child ID Response), never from another
+        // router's Advertisement. Taking the versions alone made a router re-announce its old
+        // data under the new version (in the border-router test a removed prefix lived on),
+        // and hid from it that it should ask for the data (Data Request).
         if self.role != Role::Leader {
-            let newer = |theirs: u8, ours: u8| (theirs.wrapping_sub(ours) as i8) > 0;
-            let mut next = ld;
-            if !newer(ld.data_version, ours.data_version) {
-                next.data_version = ours.data_version;
-            }
-            if !newer(ld.stable_data_version, ours.stable_data_version) {
-                next.stable_data_version = ours.stable_data_version;
-            }
-            self.leader_data = Some(next);
+            self.leader_data = Some(LeaderData {
+                data_version: ours.data_version,
+                stable_data_version: ours.stable_data_version,
+                ..ld
+            });
         }
         let mask_before = self.route64().0;
+        // OpenThread's "leader age": the leader raises its router id sequence every
+        // `router_id_sequence_period`; a router takes the partition for lost when no newer
+        // sequence reached it for the network id timeout. Hearing routers of the partition
+        // is not enough (routers next to a dead leader kept each other's partition alive).
+        let sequence_newer = m
+            .route64()
+            .is_some_and(|r| r.id_sequence.wrapping_sub(self.router_id_sequence) as i8 > 0);
+        if id == ld.leader_router_id || sequence_newer {
+            self.leader_last_heard = now;
+        }
         self.note_router(now, id, rx);
         // Apply the router's Route64: its mask (when newer) and its costs.
         if let Some(route) = m.route64() {
             self.apply_route64(now, id, &route, true);
         }
+        self.recompute_routes();
         // A router of our partition we have no link with: ask for one.
         let linked = self
             .routers
@@ -1516,21 +1705,27 @@ impl Mle {
             .pending_link_requests
             .iter()
             .any(|(e, _)| *e == rx.sender);
-        if !linked && !pending && link_quality(rx.link_margin) > 0 {
+        if !linked && !pending && self.timing.link_scale.quality(rx.link_margin) > 0 {
             let mut challenge = [0u8; 8];
             rng.fill(&mut challenge);
+            // One request per router per Imax or two: the answer is taken until then (it may
+            // wait for the other router's duty cycle), and a link that cannot be made is not
+            // asked for at every Advertisement (seen in the simulator's 36-node grid: Link
+            // Requests were half the frames and drained the routers' budgets).
+            let imax = self.timing.trickle_imax.millis() as u32;
+            let deadline = now + Duration::from_millis(rng.range_u32(imax, 2 * imax) as u64);
+            // Every router that heard this Advertisement may ask at once: spread the requests
+            // (on LoRa they collided at the advertiser, retries included).
+            let jitter = self.timing.link_request_jitter.millis() as u32;
+            let send_at = now + Duration::from_millis(rng.range_u32(0, jitter.max(1)) as u64);
             let _ = self.pending_link_requests.push((
                 rx.sender,
                 PendingLinkRequest {
                     challenge,
-                    deadline: now + self.timing.link_accept_timeout,
+                    deadline,
+                    send_at: Some(send_at),
                 },
             ));
-            send(MleCommand::LinkRequest {
-                to: rx.sender,
-                challenge,
-                route: false,
-            });
         }
         self.recompute_routes();
         // OpenThread resets the advertisement trickle timer when the set of routers changes,

@@ -10,8 +10,11 @@
 //!   network id timeout) keep Thread's ratio to Imax. Child timeout and router selection
 //!   jitter keep Thread's values.
 
+use super::LinkScale;
 use crate::time::Duration;
 
+/// Trickle Imin of the LoRa profile, in maximum-size frame times (see [`Timing::lora`]).
+pub const IMIN_FRAME_TIMES: u64 = 30;
 /// Trickle Imax of the LoRa profile, in maximum-size frame times (see [`Timing::lora`]).
 pub const IMAX_FRAME_TIMES: u64 = 480;
 
@@ -53,6 +56,30 @@ pub struct Timing {
     /// then neither side ever hears the other (seen in the simulator's 36-node random mesh:
     /// a 5-router partition next to a 30-node one for hours).
     pub bridge_partitions: bool,
+    /// MAC retransmissions of a Parent Response (Thread: the MAC's usual 3). On LoRa the routers
+    /// answering one request collide with each other at the requester; retrying every lost
+    /// answer three times tripled the start-up traffic in the simulator's 9-node grid (163 of
+    /// 188 unacknowledged unicast frames were Parent Responses). The requester asks again if no
+    /// answer arrives.
+    pub parent_response_retries: u8,
+    /// Link margins to link quality ([`LinkScale`]).
+    pub link_scale: LinkScale,
+    /// Child timeout we ask our parent for (Timeout TLV; Thread/OpenThread default 240 s). A
+    /// child sends its keep-alive Child Update Request every quarter to half of it. On LoRa
+    /// each keep-alive costs the parent an answer per child: at 240 s a router with five
+    /// children spent 25 s of its 36 s hourly budget on them (simulator, 36-node grid), ran
+    /// out, and its partition fell apart. The LoRa profile uses 12 Imax (20 min at SF7).
+    pub child_timeout_s: u32,
+    /// The leader raises the router id sequence this often, so that routers can tell it is
+    /// alive (OpenThread's kRouterIdSequencePeriod, 10 s). It costs no airtime: the sequence
+    /// rides in every Advertisement's Route64.
+    pub router_id_sequence_period: Duration,
+    /// Longest random delay before a Link Request to a router heard advertising. All the
+    /// routers that hear a new router's first Advertisement ask it for a link; at once, on
+    /// LoRa, their requests collided with each other (and so did their MAC retries: in the
+    /// simulator's line of eight, most unacknowledged frames were such Link Requests).
+    /// LoRa: 16 frame times (3.4 s at SF7); Thread: none.
+    pub link_request_jitter: Duration,
 }
 
 impl Timing {
@@ -74,6 +101,11 @@ impl Timing {
             router_selection_jitter: Duration::from_secs(120),
             leader_backoff: Duration::ZERO,
             bridge_partitions: false,
+            parent_response_retries: 3,
+            link_scale: LinkScale::Thread,
+            child_timeout_s: 240,
+            router_id_sequence_period: Duration::from_secs(10),
+            link_request_jitter: Duration::ZERO,
         }
     }
 
@@ -83,8 +115,13 @@ impl Timing {
     /// REEDs) answers of one frame time each: on LoRa a dozen routers in range answer the
     /// same request, and answers that overlap are lost (measured in the simulator's 36-node
     /// grid: half the window gave three times the collisions).
-    /// Trickle Imin: at least 4 frame times, so a burst of advertisements from neighbours
-    /// that reset their timers together does not fill the channel.
+    /// Trickle Imin: at least [`IMIN_FRAME_TIMES`] frame times (6.3 s at SF7). Every change of
+    /// the partition's router set resets every router's trickle timer to Imin; from Thread's
+    /// 1 s each reset cost eight Advertisements before the interval was back at Imax. In the
+    /// simulator's 36-node grid Advertisements were then half the airtime of the first hour
+    /// (one per router every 24 s), routers ran out of their 1 % budget, the leader's router
+    /// id sequence stopped spreading and the partition fell apart; from 6.3 s a reset costs
+    /// five.
     /// Trickle Imax: at least [`IMAX_FRAME_TIMES`] frame times. Thread's 32 s at SF7 made a
     /// router's Advertisements (~140 ms each, one per 24 s on average) 0.45 % of the hour, and
     /// everything else it sent more: measured in the simulator's 36-node random mesh (seed 1),
@@ -96,8 +133,8 @@ impl Timing {
     pub const fn lora(frame_time: Duration) -> Self {
         let t = Timing::thread();
         let ft = frame_time.millis();
-        let imin = if 4 * ft > t.trickle_imin.millis() {
-            4 * ft
+        let imin = if IMIN_FRAME_TIMES * ft > t.trickle_imin.millis() {
+            IMIN_FRAME_TIMES * ft
         } else {
             t.trickle_imin.millis()
         };
@@ -139,6 +176,15 @@ impl Timing {
             // the first partition formed rather than each forming their own.
             leader_backoff: Duration::from_millis(64 * ft),
             bridge_partitions: true,
+            parent_response_retries: 0,
+            link_scale: LinkScale::LoRa,
+            child_timeout_s: if imax > thread_imax {
+                (12 * imax / 1000) as u32
+            } else {
+                t.child_timeout_s
+            },
+            router_id_sequence_period: t.router_id_sequence_period,
+            link_request_jitter: Duration::from_millis(16 * ft),
         }
     }
 }
@@ -158,10 +204,12 @@ mod tests {
             sf7.parent_request_reed_timeout,
             Duration::from_millis(1250 + 3360)
         );
-        assert_eq!(sf7.trickle_imin, Duration::from_millis(1000));
+        assert_eq!(sf7.trickle_imin, Duration::from_millis(6300));
         assert_eq!(sf7.trickle_imax, Duration::from_millis(100_800));
         assert_eq!(sf7.max_neighbor_age, Duration::from_millis(315_000));
         assert_eq!(sf7.network_id_timeout, Duration::from_millis(378_000));
+        assert_eq!(sf7.child_timeout_s, 1209);
+        assert_eq!(Timing::lora(Duration::from_millis(5)).child_timeout_s, 240);
         let sf12 = Timing::lora(Duration::from_millis(4923));
         assert!(sf12.trickle_imin > Duration::from_secs(19));
         assert_eq!(sf12.trickle_imax, Duration::from_millis(480 * 4923));
