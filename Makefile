@@ -17,7 +17,7 @@ INCLUDE_DIR := $(BUILD)/include
 FFI_HEADER := $(INCLUDE_DIR)/pymesh_ffi.h
 JOBS ?= $(shell nproc)
 
-RUST_SOURCES := $(shell find src sim/src boards/unix/src boards/qemu/src ffi -type f) Cargo.toml build.rs sim/Cargo.toml boards/unix/Cargo.toml boards/qemu/Cargo.toml
+RUST_SOURCES := $(shell find src emu/src sim/src boards/unix/src boards/qemu/src ffi -type f) Cargo.toml build.rs emu/Cargo.toml sim/Cargo.toml boards/unix/Cargo.toml boards/qemu/Cargo.toml
 SHIM_SOURCES := $(wildcard mpy_module/*.c mpy_module/*.h mpy_module/*.mk mpy_module/frozen/*.py)
 
 UNIX_RUST_LIB := $(CARGO_TARGET_DIR)/release/libpymesh_unix.a

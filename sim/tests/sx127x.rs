@@ -11,6 +11,7 @@ use pymesh::radio::sx127x::{tx_deadline, Chip, Error, Fault, NoDio0, PaPin, Sx12
 use pymesh::radio::{LoRaConfig, Radio, RadioError, RadioEvent, RxInfo};
 use pymesh::time::Instant;
 use pymesh_sim::air::Phy;
+use pymesh_sim::sx127x_emulator::OnAir;
 use pymesh_sim::sx127x_emulator::{
     Delivery, EmulatorDio0, EmulatorReset, EmulatorSpi, ModemSettings, Sx127xEmulator,
 };
