@@ -105,6 +105,10 @@ check-targets: $(MPY_DIR)/.ready
 	cargo build --release -p pymesh --lib --target thumbv7m-none-eabi
 	cargo build --release -p pymesh --lib --target thumbv7em-none-eabihf
 	cargo build --release -p pymesh --lib --target riscv32imc-unknown-none-elf
+# LoPy4/FiPy board crates: their ESP32 (Xtensa) toolchain cannot be installed here, so they
+# are built for these two bare-metal targets as stand-ins.
+	cargo build --release -p pymesh-board-lopy4 -p pymesh-board-fipy --lib --target thumbv7m-none-eabi
+	cargo build --release -p pymesh-board-lopy4 -p pymesh-board-fipy --lib --target riscv32imc-unknown-none-elf
 
 size: $(QEMU_FW)
 	bash tools/size-report.sh $(MPY_DIR) $(BUILD)
