@@ -651,8 +651,8 @@ impl Sx127xChip {
         let mut new = v;
         // Datasheet: LongRangeMode "can be modified only in Sleep mode". The write that enters
         // Sleep counts: RadioHead's RH_RF95::init writes LoRa|Sleep once from the reset state
-        // (FSK standby) and fails unless RegOpMode then reads 0x80, and Arduino-LoRa (which
-        // the sx127x_lora crate ports) relies on the same, on many thousands of boards.
+        // (FSK standby) and fails unless RegOpMode then reads 0x80; Arduino-LoRa, which the
+        // sx127x_lora crate ports, writes the same.
         if (old ^ v) & OP_MODE_LONG_RANGE != 0
             && old_mode != MODE_SLEEP
             && v & MODE_MASK != MODE_SLEEP
