@@ -61,9 +61,9 @@ pub trait Radio {
     fn sleep(&mut self);
 }
 
-/// No radio (the unix firmware when the simulated medium or its chip does not come up): transmissions
-/// complete at once and nothing is ever received, so a node on it is alone and becomes leader
-/// of its own partition.
+/// No radio (the unix firmware when the simulated medium or its chip does not come up):
+/// transmissions complete at once and nothing is ever received, so a node on it is alone and
+/// becomes leader of its own partition.
 #[derive(Debug, Default)]
 pub struct NoRadio {
     tx_pending: bool,
