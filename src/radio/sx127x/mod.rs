@@ -20,7 +20,10 @@
 //!   - the crate's only constructor resets the chip, and a `LoRa` keeps the bus and pins to
 //!     itself with no way to reach the registers it does not set: a long-lived crate object
 //!     and our register code cannot share the one `SpiDevice`, so everything after init is ours.
-//!     Even with a second bus handle, its other calls are wrong for the mesh:
+//!     A short-lived one made again for each configuration (with a reset pin it does not
+//!     drive) would re-run the whole init each time: Sleep, which empties the FIFO, RegFrf
+//!     in whole MHz, RegModemConfig3 = 0x04. And even with a second bus handle, its other
+//!     calls are wrong for the mesh:
 //!   - frequency: whole MHz only (`set_frequency(868)`); EU868's 868.1 MHz or EU433's
 //!     433.175 MHz cannot be set, so [`Sx127x::apply_config`] writes the exact RegFrf;
 //!   - SF/bandwidth/coding rate/CRC/LDRO setters write the SX1276 bit positions of
@@ -32,6 +35,8 @@
 //!     SX1272's is 0x5A) and the RFO formula is the SX1276's;
 //!   - transmit-done and receive are busy-waits (`transmit_payload_busy`, `poll_irq`), which
 //!     the mesh (one thread, time passed in) must never do;
+//!   - its LowDataRateOptimize rule truncates the symbol time to whole milliseconds, so SF11
+//!     at 125 kHz (16.4 ms symbols, where the datasheet mandates LDRO) gets none;
 //!   - bugs: its implicit-header setter clears RegModemConfig1 instead of setting bit 0, its
 //!     TxDone check compares `flags & 0x08` with 1, `read_packet` clears every IRQ flag before
 //!     the CRC error can be seen, its packet SNR is not divided by 4, and its packet RSSI is
