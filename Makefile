@@ -68,7 +68,10 @@ $(QEMU_RUST_LIB): $(RUST_SOURCES) $(MPY_DIR)/.ready
 
 qemu: $(QEMU_FW)
 
+# The port's makefile relinks only when its own objects change, not when the Rust library
+# (in LIBS) does: remove the image so a new library is linked in.
 $(QEMU_FW): $(QEMU_RUST_LIB) $(SHIM_SOURCES) boards/qemu/manifest.py boards/qemu/hooks.h boards/qemu/mps2.ld $(MPY_CROSS)
+	rm -f $@
 	$(MAKE) -C $(MPY_DIR)/ports/qemu -j$(JOBS) BOARD=MPS2_AN385 \
 		BUILD=$(BUILD)/qemu MPY_LIB_DIR=$(CURDIR)/mpy_module MICROPY_MANIFEST_PYMESH_DIR=$(CURDIR) \
 		USER_C_MODULES=$(CURDIR) PYMESH_INCLUDE=$(INCLUDE_DIR) \

@@ -5,7 +5,9 @@
 //!   crate) on an emulated SX1276 (`pymesh_sx127x_emu`, the register model the unix firmware
 //!   uses, no_std) timed by the board clock. Its antenna reaches no one, so the node is alone
 //!   on its air and becomes leader of its own partition; each frame it sends goes through the
-//!   driver into the chip's FIFO and is transmitted for its time on air before TxDone.
+//!   driver into the chip's FIFO and is transmitted for its time on air before TxDone. A
+//!   driver fault (a TxDone that never came, a failed SPI access) stops the machine: with an
+//!   emulated chip it can only be a bug.
 //! - Clock: the CMSDK APB timer 0 (0x4000_0000, 25 MHz system clock), free-running from
 //!   0xffff_ffff; each reading adds the ticks since the last one, so it must be read at least
 //!   every 171 s (the VM poll hook reads it far more often).
@@ -130,7 +132,14 @@ impl Board for QemuBoard {
     }
     fn with_radio(&self, f: &mut dyn FnMut(&mut dyn Radio)) {
         critical_section::with(|cs| match self.radio.borrow_ref_mut(cs).as_mut() {
-            Some(driver) => f(driver),
+            Some(driver) => {
+                f(driver);
+                // The emulated chip has no RF faults: a transmission that never got its TxDone,
+                // or a failed SPI access, is a bug of the driver or the chip model. Stop on it.
+                if let Some(fault) = driver.take_fault() {
+                    panic!("SX1276 driver fault on the emulated chip: {fault:?}");
+                }
+            }
             // Registered only after the radio is set (pymesh_board_init).
             None => unreachable!("qemu board used before pymesh_board_init"),
         });
