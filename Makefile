@@ -17,7 +17,7 @@ INCLUDE_DIR := $(BUILD)/include
 FFI_HEADER := $(INCLUDE_DIR)/pymesh_ffi.h
 JOBS ?= $(shell nproc)
 
-RUST_SOURCES := $(shell find src sim/src boards/unix/src boards/qemu/src ffi -type f) Cargo.toml build.rs sim/Cargo.toml boards/unix/Cargo.toml boards/qemu/Cargo.toml
+RUST_SOURCES := $(shell find src emu/src sim/src boards/unix/src boards/qemu/src ffi -type f) Cargo.toml build.rs emu/Cargo.toml sim/Cargo.toml boards/unix/Cargo.toml boards/qemu/Cargo.toml
 SHIM_SOURCES := $(wildcard mpy_module/*.c mpy_module/*.h mpy_module/*.mk mpy_module/frozen/*.py)
 
 UNIX_RUST_LIB := $(CARGO_TARGET_DIR)/release/libpymesh_unix.a
@@ -68,7 +68,10 @@ $(QEMU_RUST_LIB): $(RUST_SOURCES) $(MPY_DIR)/.ready
 
 qemu: $(QEMU_FW)
 
+# The port's makefile relinks only when its own objects change, not when the Rust library
+# (in LIBS) does: remove the image so a new library is linked in.
 $(QEMU_FW): $(QEMU_RUST_LIB) $(SHIM_SOURCES) boards/qemu/manifest.py boards/qemu/hooks.h boards/qemu/mps2.ld $(MPY_CROSS)
+	rm -f $@
 	$(MAKE) -C $(MPY_DIR)/ports/qemu -j$(JOBS) BOARD=MPS2_AN385 \
 		BUILD=$(BUILD)/qemu MPY_LIB_DIR=$(CURDIR)/mpy_module MICROPY_MANIFEST_PYMESH_DIR=$(CURDIR) \
 		USER_C_MODULES=$(CURDIR) PYMESH_INCLUDE=$(INCLUDE_DIR) \
@@ -105,6 +108,10 @@ check-targets: $(MPY_DIR)/.ready
 	cargo build --release -p pymesh --lib --target thumbv7m-none-eabi
 	cargo build --release -p pymesh --lib --target thumbv7em-none-eabihf
 	cargo build --release -p pymesh --lib --target riscv32imc-unknown-none-elf
+# LoPy4/FiPy board crates: their ESP32 (Xtensa) toolchain cannot be installed here, so they
+# are built for these two bare-metal targets as stand-ins.
+	cargo build --release -p pymesh-board-lopy4 -p pymesh-board-fipy --lib --target thumbv7m-none-eabi
+	cargo build --release -p pymesh-board-lopy4 -p pymesh-board-fipy --lib --target riscv32imc-unknown-none-elf
 
 size: $(QEMU_FW)
 	bash tools/size-report.sh $(MPY_DIR) $(BUILD)

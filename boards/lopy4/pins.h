@@ -1,4 +1,5 @@
-// Pycom LoPy4: ESP32 GPIOs of the SX1276 LoRa radio (see README.md).
+// Pycom LoPy4: ESP32 GPIOs of the SX1276 LoRa radio (see README.md; the Rust constants are in
+// src/lib.rs, and a test keeps the two equal).
 #ifndef PYMESH_BOARD_LOPY4_PINS_H
 #define PYMESH_BOARD_LOPY4_PINS_H
 #define PYMESH_RADIO_CHIP_SX1276 (1)

@@ -11,6 +11,7 @@ use pymesh::radio::sx127x::{tx_deadline, Chip, Error, Fault, NoDio0, PaPin, Sx12
 use pymesh::radio::{LoRaConfig, Radio, RadioError, RadioEvent, RxInfo};
 use pymesh::time::Instant;
 use pymesh_sim::air::Phy;
+use pymesh_sim::sx127x_emulator::OnAir;
 use pymesh_sim::sx127x_emulator::{
     Delivery, EmulatorDio0, EmulatorReset, EmulatorSpi, ModemSettings, Sx127xEmulator,
 };
@@ -71,6 +72,65 @@ fn init_resets_the_chip_and_enters_lora_standby() {
         assert!(emu.now_us() >= 5_100, "{}", emu.now_us());
         assert_no_violations(&emu);
     }
+}
+
+/// `Sx127x::init` brings the chip up through the `sx127x_lora` crate: its reset timing and, on
+/// the SX1276, its exact register sequence (`LoRa::new` in sx127x_lora 0.3.1, read from its
+/// source); the SX1272, which the crate refuses after its probe, through our two-step init.
+#[test]
+fn init_goes_through_the_sx127x_lora_crate() {
+    let emu = Sx127xEmulator::new(Chip::Sx1276);
+    let mut d = Sx127x::new(
+        emu.spi(),
+        emu.reset_pin(),
+        emu.dio0(),
+        Chip::Sx1276,
+        PaPin::PaBoost,
+    );
+    d.init(&mut emu.delay()).unwrap();
+    assert_eq!(
+        emu.writes(),
+        vec![
+            (0x1D, 0x00), // set_mode: RegModemConfig1 & 0xFE (FSK page at this point)
+            (0x01, 0x80), // LoRa Sleep in one write
+            (0x06, 0x6C), // set_frequency(434): RegFrf 0x6C8000, the reset value
+            (0x07, 0x80),
+            (0x08, 0x00),
+            (0x0E, 0x00), // RegFifoTxBaseAddr
+            (0x0F, 0x00), // RegFifoRxBaseAddr
+            (0x0C, 0x23), // RegLna | LnaBoostHf
+            (0x26, 0x04), // RegModemConfig3: AgcAutoOn
+            (0x1D, 0x72), // set_mode: RegModemConfig1 & 0xFE
+            (0x01, 0x81), // LoRa standby
+            (0x01, 0x89), // ours: standby with LowFrequencyModeOn for the 434 MHz reset carrier
+        ]
+    );
+    // The crate's 10 ms + 10 ms around the reset edge.
+    assert!(emu.now_us() >= 20_000, "{}", emu.now_us());
+    assert_no_violations(&emu);
+
+    let emu = Sx127xEmulator::new(Chip::Sx1272);
+    let mut d = Sx127x::new(
+        emu.spi(),
+        emu.reset_pin(),
+        emu.dio0(),
+        Chip::Sx1272,
+        PaPin::PaBoost,
+    );
+    d.init(&mut emu.delay()).unwrap();
+    assert_eq!(
+        emu.writes(),
+        vec![
+            (0x01, 0x00),
+            (0x01, 0x80),
+            (0x0E, 0x00),
+            (0x0F, 0x00),
+            (0x01, 0x81)
+        ]
+    );
+    // The crate's reset sequence, inverted for the SX1272's active-high RESET, did reset it.
+    assert!(emu.now_us() >= 20_000, "{}", emu.now_us());
+    assert_no_violations(&emu);
 }
 
 #[test]

@@ -45,7 +45,7 @@ pub enum RadioError {
 
 /// The radio as the mesh needs it: half-duplex, one frame at a time, receive whenever not
 /// transmitting. Implementations: the SX127x driver (hardware and emulator), the simulator's
-/// radio, and a radio-less stand-in for boards without one.
+/// radio, and a radio-less stand-in for a board whose radio could not be brought up.
 pub trait Radio {
     /// Applies frequency, spreading factor, bandwidth, coding rate, power, sync word.
     fn configure(&mut self, config: &LoRaConfig) -> Result<(), RadioError>;
@@ -61,8 +61,9 @@ pub trait Radio {
     fn sleep(&mut self);
 }
 
-/// A board without a radio (the qemu firmware): transmissions complete at once and nothing is
-/// ever received, so a node on it is alone and becomes leader of its own partition.
+/// No radio (the unix firmware when the simulated medium or its chip does not come up):
+/// transmissions complete at once and nothing is ever received, so a node on it is alone and
+/// becomes leader of its own partition.
 #[derive(Debug, Default)]
 pub struct NoRadio {
     tx_pending: bool,

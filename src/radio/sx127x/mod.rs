@@ -6,24 +6,44 @@
 //! - [`registers`]: the LoRa-mode register map both chips share (datasheet names).
 //! - [`chip`]: everything that differs between the SX1276 and the SX1272, in one table.
 //!
-//! # Why not the `sx127x_lora` crate
-//! The design card named `sx127x_lora` (0.3.1). It builds `no_std` for thumbv7m, but it does not
-//! fit, so the register-level driver is written here and the crate is not a dependency:
-//! - it speaks `embedded-hal` 0.2 (blocking `Transfer`/`Write` with a separate chip-select pin
-//!   and a `DelayMs`), not 1.0's `SpiDevice`;
-//! - its frequency is an integer number of MHz (`set_frequency(915)`): 868.1 MHz or EU433's
-//!   433.175 MHz cannot be set;
-//! - its register map is private, and it knows only the SX1276 layout: `new` rejects any
-//!   RegVersion but 0x12, and its SF/bandwidth/CRC/LDRO setters write the SX1276 bit positions
-//!   of RegModemConfig1/2/3, which on the FiPy's SX1272 land in other fields (see [`chip`]);
-//! - receive and transmit-done are busy-waits (`poll_irq`, `transmit_payload_busy`), which
-//!   the mesh (one thread, time passed in) must never do;
-//! - it has bugs we would inherit: its implicit-header setter clears RegModemConfig1 instead
-//!   of setting bit 0, its TxDone check compares `flags & 0x08` with 1, its packet SNR is not
-//!   divided by 4, and its packet RSSI ignores the LF port and negative SNR.
+//! # What goes through the `sx127x_lora` crate, and what does not
+//! The design card named `sx127x_lora` (0.3.1, SX1276 only, `embedded-hal` 0.2). It is a real
+//! dependency: [`Sx127x::init`] brings the chip up with the crate's `LoRa::new`, over the
+//! adapters of [`crate_port`] (our 1.0 `SpiDevice`, reset pin and `DelayNs` seen as 0.2 parts):
+//! - through the crate: the reset pulse (10 ms asserted, 10 ms before the first access, longer
+//!   than the datasheet's 100 µs + 5 ms), the RegVersion probe, and on the SX1276 the LoRa-mode
+//!   init: LoRa Sleep, RegFrf at [`CRATE_INIT_MHZ`], both FIFO base addresses at 0 (a frame owns
+//!   the whole FIFO, half-duplex), LNA boost, AgcAutoOn, standby. On the SX1272 the crate resets
+//!   and probes, then refuses the chip (`VersionMismatch(0x22)`): the LoRa-mode init is done
+//!   here, in two steps (Sleep, then LongRangeMode), as the datasheet has it.
+//! - not through the crate, and why:
+//!   - the crate's only constructor resets the chip, and a `LoRa` keeps the bus and pins to
+//!     itself with no way to reach the registers it does not set: a long-lived crate object
+//!     and our register code cannot share the one `SpiDevice`, so everything after init is ours.
+//!     A short-lived one made again for each configuration (with a reset pin it does not
+//!     drive) would re-run the whole init each time: Sleep, which empties the FIFO, RegFrf
+//!     in whole MHz, RegModemConfig3 = 0x04. And even with a second bus handle, its other
+//!     calls are wrong for the mesh:
+//!   - frequency: whole MHz only (`set_frequency(868)`); EU868's 868.1 MHz or EU433's
+//!     433.175 MHz cannot be set, so [`Sx127x::apply_config`] writes the exact RegFrf;
+//!   - SF/bandwidth/coding rate/CRC/LDRO setters write the SX1276 bit positions of
+//!     RegModemConfig1/2/3; on the FiPy's SX1272 those land in other fields (see [`chip`]), and
+//!     its `set_mode` clears bit 0 of RegModemConfig1 on every mode change, which is the
+//!     SX1272's LowDataRateOptimize;
+//!   - tx power: right for the SX1276 (the same PaConfig/PaDac/Ocp values as [`chip`], less
+//!     MaxPower on PA_BOOST, where it has no effect), but RegPaDac is the SX1276's 0x4D (the
+//!     SX1272's is 0x5A) and the RFO formula is the SX1276's;
+//!   - transmit-done and receive are busy-waits (`transmit_payload_busy`, `poll_irq`), which
+//!     the mesh (one thread, time passed in) must never do;
+//!   - its LowDataRateOptimize rule truncates the symbol time to whole milliseconds, so SF11
+//!     at 125 kHz (16.4 ms symbols, where the datasheet mandates LDRO) gets none;
+//!   - bugs: its implicit-header setter clears RegModemConfig1 instead of setting bit 0, its
+//!     TxDone check compares `flags & 0x08` with 1, `read_packet` clears every IRQ flag before
+//!     the CRC error can be seen, its packet SNR is not divided by 4, and its packet RSSI is
+//!     `value - 157` whatever the port, chip (-139 on the SX1272) or SNR.
 //!
-//! What was kept from it is its choice of settings: LNA boost, AGC on, +20 dBm through
-//! RegPaDac 0x87 with a raised current limit, RegInvertIQ 0x66/0x27 (as LoRaMac-node).
+//! Kept from it as well: its choice of settings (LNA boost, AGC on, +20 dBm through RegPaDac
+//! 0x87 with a 140 mA current limit, RegInvertIQ 0x66/0x27 as LoRaMac-node).
 //!
 //! # No busy-wait
 //! Nothing here waits on the chip. [`Radio::transmit`] fills the FIFO and starts TX;
@@ -33,7 +53,7 @@
 //! waits for TxDone before sending again, it is then reported as `TxDone` (the frame is lost, as
 //! on a collision, and the MAC's retries handle it) and recorded as [`Fault::TxTimeout`] for
 //! the board to read with [`Sx127x::take_fault`]. The only delays are the datasheet's reset
-//! timings in [`Sx127x::init`] (100 µs + 5 ms, through the board's `DelayNs`).
+//! timings in [`Sx127x::init`] (the crate's 10 ms + 10 ms, through the board's `DelayNs`).
 //!
 //! # Framing
 //! Pymesh frames are sent as Pycom's were: explicit header, payload CRC on, low-data-rate
@@ -43,6 +63,7 @@
 //! [`MAX_FRAME_LEN`]-byte payloads, so only frames of that length decode (see the report).
 
 pub mod chip;
+pub mod crate_port;
 pub mod registers;
 
 use embedded_hal::delay::DelayNs;
@@ -53,7 +74,13 @@ use crate::radio::region::LoRaConfig;
 use crate::radio::{Radio, RadioError, RadioEvent, RxInfo, MAX_FRAME_LEN};
 use crate::time::{Duration, Instant};
 pub use chip::{Chip, PaPin};
+use crate_port::{CrateCs, CrateDelay, CrateReset, CrateSpi};
 use registers::*;
+
+/// The carrier given to the crate's `LoRa::new`, which takes whole MHz: the SX1276's reset
+/// RegFrf (0x6C8000, 434 MHz), so the crate changes nothing there; [`Sx127x::apply_config`]
+/// writes the configured frequency exactly.
+pub const CRATE_INIT_MHZ: i64 = 434;
 
 /// Slack added to a transmission's time on air before it is declared lost: PLL lock and PA
 /// ramp-up (well under 1 ms), the host's millisecond clock and its polling period.
@@ -135,6 +162,25 @@ impl InputPin for NoDio0 {
     }
 }
 
+/// The reset pin of a board that did not wire the chip's reset (the LoPy4): the chip has
+/// only its power-on reset, and [`Sx127x::init`] brings it to LoRa standby from whatever mode
+/// it is in.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoReset;
+
+impl embedded_hal::digital::ErrorType for NoReset {
+    type Error = core::convert::Infallible;
+}
+
+impl OutputPin for NoReset {
+    fn set_low(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+    fn set_high(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
 /// An SX1276 or SX1272 on an SPI device, with its reset and DIO0 pins.
 pub struct Sx127x<SPI, RESET, DIO0> {
     spi: SPI,
@@ -175,29 +221,54 @@ where
         }
     }
 
-    /// Resets the chip (datasheet 7.2.2: reset asserted for 100 µs, then 5 ms before the chip
-    /// answers), checks RegVersion, and puts it in LoRa standby with both FIFO halves at 0
-    /// (half-duplex: a frame owns the whole 256-byte FIFO).
+    /// Resets the chip and checks RegVersion through the `sx127x_lora` crate, and leaves it
+    /// in LoRa standby with both FIFO base addresses at 0 (the crate does this on the SX1276;
+    /// the SX1272, which it refuses after probing, is brought there here).
     pub fn init(&mut self, delay: &mut impl DelayNs) -> Result<(), Error> {
         self.state = State::Uninitialised;
-        let active_high = self.chip.reset_active_high();
-        self.drive_reset(active_high)?;
-        delay.delay_us(100);
-        self.drive_reset(!active_high)?;
-        delay.delay_ms(5);
-        let found = self.read_reg(REG_VERSION)?;
-        if found != self.chip.version() {
+        let probe = sx127x_lora::LoRa::new(
+            CrateSpi(&mut self.spi),
+            CrateCs,
+            CrateReset {
+                pin: &mut self.reset,
+                active_high: self.chip.reset_active_high(),
+            },
+            CRATE_INIT_MHZ,
+            CrateDelay(delay),
+        );
+        let crate_found_sx1276 = match probe {
+            Ok(_) => true,
+            Err(sx127x_lora::Error::VersionMismatch(found)) if found == self.chip.version() => {
+                false
+            }
+            Err(sx127x_lora::Error::VersionMismatch(found)) => {
+                return Err(Error::WrongVersion {
+                    chip: self.chip,
+                    found,
+                })
+            }
+            Err(sx127x_lora::Error::Reset(_)) => return Err(Error::ResetPin),
+            Err(sx127x_lora::Error::CS(never)) => match never {},
+            // `LoRa::new` fails with the above or SPI only (Uninformative and Transmitting come
+            // from its transmit/receive calls).
+            Err(_) => return Err(Error::Spi),
+        };
+        if crate_found_sx1276 && self.chip != Chip::Sx1276 {
             return Err(Error::WrongVersion {
                 chip: self.chip,
-                found,
+                found: Chip::Sx1276.version(),
             });
         }
-        // LongRangeMode can be changed in Sleep only: enter Sleep first, then LoRa Sleep.
         let extra = self.op_mode_extra();
-        self.write_reg(REG_OP_MODE, extra | MODE_SLEEP)?;
-        self.write_reg(REG_OP_MODE, OP_MODE_LONG_RANGE | extra | MODE_SLEEP)?;
-        self.write_reg(REG_FIFO_TX_BASE_ADDR, 0)?;
-        self.write_reg(REG_FIFO_RX_BASE_ADDR, 0)?;
+        if !crate_found_sx1276 {
+            // LongRangeMode can be changed in Sleep only: enter Sleep first, then LoRa Sleep.
+            self.write_reg(REG_OP_MODE, extra | MODE_SLEEP)?;
+            self.write_reg(REG_OP_MODE, OP_MODE_LONG_RANGE | extra | MODE_SLEEP)?;
+            self.write_reg(REG_FIFO_TX_BASE_ADDR, 0)?;
+            self.write_reg(REG_FIFO_RX_BASE_ADDR, 0)?;
+        }
+        // Standby again with this chip's own RegOpMode bits: the crate's write clears the
+        // SX1276's LowFrequencyModeOn, which follows the carrier here.
         self.write_reg(REG_OP_MODE, OP_MODE_LONG_RANGE | extra | MODE_STDBY)?;
         let op_mode = self.read_reg(REG_OP_MODE)?;
         if op_mode & OP_MODE_LONG_RANGE == 0 {
@@ -311,15 +382,6 @@ where
     /// Gives the bus and pins back.
     pub fn release(self) -> (SPI, RESET, DIO0) {
         (self.spi, self.reset, self.dio0)
-    }
-
-    fn drive_reset(&mut self, high: bool) -> Result<(), Error> {
-        let r = if high {
-            self.reset.set_high()
-        } else {
-            self.reset.set_low()
-        };
-        r.map_err(|_| Error::ResetPin)
     }
 
     fn op_mode_extra(&self) -> u8 {
