@@ -512,3 +512,92 @@ fn has_address_in(
         .iter()
         .any(|a| a.prefix64() == prefix.prefix64())
 }
+
+/// The RLOC16s a datagram from `src` to `dst_rloc16` crosses, `src` excluded, by following
+/// each node's next hop (None: a node on the way has no route, or a loop).
+fn path(
+    sim: &pymesh_sim::des::Simulator,
+    src: pymesh_sim::des::NodeId,
+    dst_rloc16: u16,
+) -> Option<Vec<u16>> {
+    let mut hops = Vec::new();
+    let mut at = src;
+    for _ in 0..32 {
+        let node = sim.node(at)?;
+        if node.rloc16() == dst_rloc16 {
+            return Some(hops);
+        }
+        let (next, _) = node.mle().next_hop(dst_rloc16)?;
+        hops.push(next);
+        at = sim
+            .ids()
+            .find(|&i| sim.node(i).is_some_and(|n| n.rloc16() == next))?;
+    }
+    None
+}
+
+/// A 4 x 3 grid (neighbours 60 % of the radio range apart): UDP from one corner to the
+/// other; the router in the middle of that route dies; after its neighbours have aged its
+/// links out, the route goes around it and a datagram arrives again.
+#[test]
+fn router_killed_traffic_routes_around_it() {
+    let lora = eu868(7);
+    let spacing = 0.6 * pymesh_sim::scenario::range_m(&lora);
+    let mut sim = build(2, &pymesh_sim::scenario::grid(12, spacing), lora);
+    sim.run_until_cond(3600 * SECOND_US, |s| {
+        all_attached(s) && partitions(s).len() == 1
+    })
+    .expect("one partition");
+    let ids: Vec<_> = sim.ids().collect();
+    let (src, dst) = (ids[0], ids[11]);
+    let s_src = sim.with_node(src, |n, _| n.socket_open().unwrap()).unwrap();
+    let s_dst = sim.with_node(dst, |n, _| n.socket_open().unwrap()).unwrap();
+    sim.with_node(dst, |n, _| n.socket_bind(s_dst, None, 4000).unwrap());
+    let dst_rloc16 = sim.node(dst).unwrap().rloc16();
+    let to = rloc_address(dst_rloc16);
+    let before = path(&sim, src, dst_rloc16).expect("a route before");
+    println!("route before: {before:04x?}");
+    sim.with_node(src, |n, now| n.socket_sendto(now, s_src, &to, 4000, b"before"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(receive(&mut sim, dst, s_dst, 120).expect("delivered before").0, b"before");
+
+    // A router on the route, neither end's parent (their own re-attach is another test).
+    let parents: Vec<u16> = [src, dst]
+        .iter()
+        .map(|&i| sim.node(i).unwrap().mle().next_hop(0xfffe).map_or(0, |(p, _)| p))
+        .collect();
+    let leader_rloc16 = sim
+        .ids()
+        .find(|&i| sim.role(i).0 == Role::Leader)
+        .map(|i| sim.node(i).unwrap().rloc16());
+    let victim_rloc16 = *before[..before.len() - 1]
+        .iter()
+        .find(|r| !parents.contains(r) && Some(**r) != leader_rloc16 && **r & 0x1ff == 0)
+        .expect("a router in the middle of the route");
+    let victim = ids
+        .iter()
+        .copied()
+        .find(|&i| sim.node(i).unwrap().rloc16() == victim_rloc16)
+        .unwrap();
+    sim.kill(victim);
+    let t0 = sim.now_us();
+    // Send once a minute until a datagram arrives (the ones sent into the dead router are lost).
+    let mut delivered_at = None;
+    for k in 0..30 {
+        let msg = format!("after {k}");
+        let _ = sim.with_node(src, |n, now| n.socket_sendto(now, s_src, &to, 4000, msg.as_bytes()));
+        if let Some((data, _, _)) = receive(&mut sim, dst, s_dst, 60) {
+            assert!(data.starts_with(b"after"));
+            delivered_at = Some(sim.now_us());
+            break;
+        }
+    }
+    let t = delivered_at.expect("traffic routes around the dead router within 30 minutes");
+    let after = path(&sim, src, dst_rloc16).expect("a route after");
+    println!(
+        "route after: {after:04x?}, delivered {:.0} s after the router died",
+        (t - t0) as f64 / 1e6
+    );
+    assert!(!after.contains(&victim_rloc16));
+}
