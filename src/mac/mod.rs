@@ -89,6 +89,11 @@ impl MacConfig {
     }
 }
 
+/// Retries wait this many frame + ack times before their random back-off (see `handle_no_ack`).
+/// Measured (simulator, 1280-byte datagram over four hops, seeds 1-8): 1 delivered 4 of 8,
+/// 2: 7 of 8, 3: 8 of 8 (with and without 10 % loss); it also helped the 36-node grid converge.
+const RETRY_HOPS: u64 = 3;
+
 /// Identifies a queued frame in [`Mac::poll`]'s `tx_done` reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TxHandle(pub u16);
@@ -591,10 +596,14 @@ impl Mac {
         // 2^spread), so that senders whose frames collided do not collide again. Up to
         // `attempts` airtimes was too little on LoRa: three routers answering one new router
         // collided through all their retries (simulator, line of eight).
+        // Before that, RETRY_HOPS frame + ack times: the receiver that missed our frame is most
+        // often busy passing on the one before it, and the relays after it are still passing
+        // it on (a fragmented datagram crossing several hops).
         let slots = 1u64 << c.attempts.min(spread);
         let max_wait = airtime.millis().saturating_mul(slots);
         let wait = self.rng.range_u32(0, max_wait.min(u32::MAX as u64) as u32);
-        c.not_before = now + Duration::from_millis(u64::from(wait));
+        let busy_relay = airtime.millis() + self.ack_timeout.millis();
+        c.not_before = now + Duration::from_millis(RETRY_HOPS * busy_relay + u64::from(wait));
         c.csma_backoffs = 0;
     }
 
@@ -935,16 +944,18 @@ impl Mac {
             .as_ref()
             .is_some_and(|c| c.ack_deadline.is_some() && c.repr.sequence_number == seq);
         if awaited {
-            // Pace the next frame: a relay that just took this one needs the channel to pass
-            // it on (one frame and its ack). Without the pause, the fragments of a datagram
-            // crossing several hops collided with their own relaying (simulator, line of 8).
+            // Pace the next frame: the relay that just took this one passes it on (frame and
+            // ack), and so does the relay after it, whose transmission the first relay hears
+            // too: three hops of the pipeline must be clear before our next frame, or the
+            // fragments of a datagram crossing several hops collide with their own relaying
+            // (simulator: a 1280-byte datagram over four hops; one hop of pause lost it).
             let airtime = self
                 .current
                 .as_ref()
                 .map(|c| self.config.lora.modulation().time_on_air(c.frame.len()))
                 .unwrap_or(Duration::ZERO);
-            let pause =
-                airtime.millis() + self.rng.range_u32(0, 2 * airtime.millis() as u32) as u64;
+            let hop = airtime.millis() + self.ack_timeout.millis();
+            let pause = 3 * hop + self.rng.range_u32(0, airtime.millis() as u32) as u64;
             self.pacing_until = now + Duration::from_millis(pause);
             self.counters.tx_acked += 1;
             self.finish(TxStatus::Acked, tx_done);
