@@ -108,9 +108,15 @@ pub fn poll() -> u64 {
 /// Sets (or clears, with NULL) the function told how many datagrams were queued on mesh
 /// sockets, after each poll that queued some. It runs on the mesh thread (unix) or in the VM
 /// poll hook (bare metal): it must only schedule work (MicroPython: `mp_sched_schedule`).
+/// Datagrams queued before the call are not counted for the new function.
 #[no_mangle]
 pub extern "C" fn pymesh_set_rx_callback(callback: Option<extern "C" fn(u32)>) {
-    critical_section::with(|cs| RX_CALLBACK.borrow(cs).set(callback));
+    critical_section::with(|cs| {
+        RX_CALLBACK.borrow(cs).set(callback);
+        if let Some(n) = STACK.borrow(cs).borrow_mut().node.as_mut() {
+            n.take_datagrams_queued();
+        }
+    });
 }
 
 /// Runs `f` on the running node (for board-side diagnostics and tests).
@@ -736,6 +742,13 @@ pub unsafe extern "C" fn pymesh_socket_recvfrom(
             }
         },
     })
+}
+
+/// The longest datagram a socket can hand out (UDP payload of a 1280-byte IPv6 packet, plus
+/// the border router's 19-byte header): `recvfrom(n)` never needs a bigger buffer.
+#[no_mangle]
+pub extern "C" fn pymesh_socket_max_len() -> usize {
+    crate::net::sockets::MAX_QUEUED_LEN
 }
 
 /// Datagrams queued on the socket (for poll/select and rx_cb), or a negated errno.
