@@ -186,7 +186,8 @@ static MP_DEFINE_CONST_FUN_OBJ_3(mesh_rx_cb_obj, mesh_rx_cb);
 #endif
 
 // cli(cmd): OpenThread's CLI text for cmd, without the final "Done" (as Pycom returned it).
-// A ping waits for its reply line (or the core's deadline), letting the mesh run meanwhile.
+// A ping waits for its reply line and statistics (or the core's deadline), letting the mesh
+// run meanwhile.
 static mp_obj_t mesh_cli(mp_obj_t self_in, mp_obj_t cmd_in) {
     size_t len;
     const char *cmd = mp_obj_str_get_data(cmd_in, &len);
@@ -200,7 +201,7 @@ static mp_obj_t mesh_cli(mp_obj_t self_in, mp_obj_t cmd_in) {
         #if MICROPY_PY_TIME
         mp_hal_delay_ms(20);
         #endif
-        char line[160];
+        char line[320];
         size_t n = pymesh_cli_wait((uint8_t *)line, sizeof(line), &pending);
         vstr_add_strn(&vstr, line, n);
     }

@@ -102,6 +102,10 @@ static mp_obj_t socket_recvfrom(mp_obj_t self_in, mp_obj_t len_in) {
     if (n < 0) {
         mp_raise_ValueError(MP_ERROR_TEXT("recvfrom size must be >= 0"));
     }
+    // No datagram is longer than the core's maximum: recvfrom(10**6) allocates no more.
+    if ((size_t)n > pymesh_socket_max_len()) {
+        n = pymesh_socket_max_len();
+    }
     vstr_t vstr;
     vstr_init_len(&vstr, n);
     pymesh_ip6 from;

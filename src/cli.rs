@@ -7,14 +7,24 @@ use core::fmt::{self, Write};
 use crate::mle::{router_rloc16, Role};
 use crate::node::Node;
 use crate::time::Instant;
+use crate::wire::Ipv6Address;
 
 /// OpenThread's answer to a command it does not know.
 pub const INVALID_COMMAND: &str = "Error 35: InvalidCommand\r\n";
 /// OpenThread's answer when the arguments are wrong.
 pub const INVALID_ARGS: &str = "Error 7: InvalidArgs\r\n";
 
+/// OpenThread's answer when the node cannot do it in its state (detached, disabled).
+pub const INVALID_STATE: &str = "Error 13: InvalidState\r\n";
+/// OpenThread's answer to a setting this node does not support changing.
+pub const NOT_IMPLEMENTED: &str = "Error 12: NotImplemented\r\n";
+/// OpenThread's answer when the thing to remove is not there.
+pub const NOT_FOUND: &str = "Error 23: NotFound\r\n";
+/// OpenThread's answer when a datagram has no route.
+pub const NO_ROUTE: &str = "Error 4: NoRoute\r\n";
+
 /// The commands `help` lists (each implemented below).
-pub const COMMANDS: [&str; 24] = [
+pub const COMMANDS: [&str; 28] = [
     "channel",
     "child",
     "childtimeout",
@@ -23,23 +33,110 @@ pub const COMMANDS: [&str; 24] = [
     "extpanid",
     "help",
     "ipaddr",
+    "ipmaddr",
     "leaderdata",
     "leaderweight",
     "masterkey",
     "mode",
     "neighbor",
-    "networkkey",
     "netdata",
+    "networkkey",
     "networkname",
     "panid",
     "partitionid",
     "ping",
+    "prefix",
     "rloc16",
     "router",
+    "routerrole",
     "routerselectionjitter",
+    "routerupgradethreshold",
     "state",
     "version",
 ];
+
+/// Parses an IPv6 prefix as OpenThread's CLI and Pycom's `border_router()` take it
+/// ("2001:db8::/64"): the address and the length (at most 128).
+pub fn parse_prefix(text: &str) -> Option<(Ipv6Address, u8)> {
+    let (addr, len) = text.split_once('/')?;
+    let len: u8 = len.trim().parse().ok()?;
+    if len > 128 {
+        return None;
+    }
+    Some((Ipv6Address::parse(addr.trim())?, len))
+}
+
+/// Commands that change the node: `routerselectionjitter <s>`, `prefix add|remove`,
+/// `netdata register`, `routerrole enable|disable`, `routerupgradethreshold <n>`. `None` when
+/// `line` is not one of them (it is then read-only, for [`execute`]).
+fn execute_mut(node: &mut Node, now: Instant, line: &str) -> Option<&'static str> {
+    let mut words = line.split_whitespace();
+    let (cmd, sub) = (words.next()?, words.next()?);
+    let ok = "";
+    Some(match (cmd, sub) {
+        ("routerselectionjitter", value) => match (value.parse::<u32>(), words.next()) {
+            (Ok(s), None) if (1..=255).contains(&s) => {
+                node.mle_mut()
+                    .set_router_selection_jitter(crate::time::Duration::from_secs(s as u64));
+                ok
+            }
+            _ => INVALID_ARGS,
+        },
+        // prefix add <prefix> [padcrosnD] [high|med|low]
+        ("prefix", "add") => {
+            let Some((prefix, length)) = words.next().and_then(parse_prefix) else {
+                return Some(INVALID_ARGS);
+            };
+            let (mut flags, mut stable, mut preference) = (0, false, 0i8);
+            for w in words {
+                match w {
+                    "high" => preference = 1,
+                    "med" => preference = 0,
+                    "low" => preference = -1,
+                    _ => match crate::netdata::local::parse_prefix_flags(w) {
+                        Some((f, s)) => {
+                            flags = f;
+                            stable = s;
+                        }
+                        None => return Some(INVALID_ARGS),
+                    },
+                }
+            }
+            match node.local_prefix_add(prefix, length, preference, flags, stable) {
+                Ok(()) => ok,
+                Err(crate::wire::Error::Oversized) => "Error 3: NoBufs\r\n",
+                Err(_) => INVALID_ARGS,
+            }
+        }
+        ("prefix", "remove") => match (words.next().and_then(parse_prefix), words.next()) {
+            (Some((prefix, length)), None) => {
+                if node.local_prefix_remove(prefix, length) {
+                    ok
+                } else {
+                    NOT_FOUND
+                }
+            }
+            _ => INVALID_ARGS,
+        },
+        ("netdata", "register") if words.next().is_none() => {
+            if matches!(node.role(), Role::Child | Role::Router | Role::Leader) {
+                node.netdata_register(now);
+                ok
+            } else {
+                INVALID_STATE
+            }
+        }
+        // This node is a full Thread device: router-eligible, always.
+        ("routerrole", "enable") if words.next().is_none() => ok,
+        ("routerrole", "disable") if words.next().is_none() => NOT_IMPLEMENTED,
+        ("routerupgradethreshold", value) => match value.parse::<u8>() {
+            Ok(v) if v == crate::mle::ROUTER_UPGRADE_THRESHOLD => ok,
+            Ok(_) => NOT_IMPLEMENTED,
+            Err(_) => INVALID_ARGS,
+        },
+        _ => return None,
+    })
+}
 
 /// Runs `line` on `node` (`None`: the mesh is not running: OpenThread's state "disabled").
 pub fn execute(
@@ -49,18 +146,10 @@ pub fn execute(
     out: &mut dyn Write,
 ) -> fmt::Result {
     // Commands that change the node.
-    let mut words = line.split_whitespace();
-    if let (Some("routerselectionjitter"), Some(value), Some(n)) =
-        (words.next(), words.next(), node.as_deref_mut())
-    {
-        return match value.parse::<u32>() {
-            Ok(s) if (1..=255).contains(&s) => {
-                n.mle_mut()
-                    .set_router_selection_jitter(crate::time::Duration::from_secs(s as u64));
-                Ok(())
-            }
-            _ => out.write_str(INVALID_ARGS),
-        };
+    if let Some(n) = node.as_deref_mut() {
+        if let Some(text) = execute_mut(n, now, line) {
+            return out.write_str(text);
+        }
     }
     let node = node.as_deref();
     let mut words = line.split_whitespace();
@@ -81,7 +170,7 @@ pub fn execute(
         }
         ("state", None, _) => write!(out, "{}\r\n", role.name()),
         ("version", None, _) => write!(out, "PYMESH/{}; LoRa; Thread 1.1\r\n", env!("CARGO_PKG_VERSION")),
-        (_, _, None) => write!(out, "Error 13: InvalidState\r\n"),
+        (_, _, None) => out.write_str(INVALID_STATE),
         ("rloc16", None, Some(n)) => write!(out, "{:04x}\r\n", n.rloc16()),
         ("extaddr", None, Some(n)) => write!(out, "{}\r\n", n.config().ext_addr),
         ("panid", None, Some(n)) => write!(out, "0x{:04x}\r\n", n.config().identity.pan_id.0),
@@ -96,7 +185,7 @@ pub fn execute(
         }
         ("partitionid", None, Some(n)) => write!(out, "{}\r\n", n.leader_data().map(|l| l.partition_id).unwrap_or(0)),
         ("leaderdata", None, Some(n)) => match n.leader_data() {
-            None => write!(out, "Error 13: InvalidState\r\n"),
+            None => out.write_str(INVALID_STATE),
             Some(l) => write!(
                 out,
                 "Partition ID: {}\r\nWeighting: {}\r\nData Version: {}\r\nStable Data Version: {}\r\nLeader Router ID: {}\r\n",
@@ -136,12 +225,59 @@ pub fn execute(
             }
             write!(out, "\r\n")
         }
+        ("ipmaddr", None, Some(n)) => {
+            for a in n.addresses().multicast_groups() {
+                write!(out, "{a}\r\n")?;
+            }
+            Ok(())
+        }
+        ("prefix", None, Some(n)) => prefix_list(n, out),
+        ("routerrole", None, Some(_)) => out.write_str("Enabled\r\n"),
+        ("routerupgradethreshold", None, Some(_)) => {
+            write!(out, "{}\r\n", crate::mle::ROUTER_UPGRADE_THRESHOLD)
+        }
         ("routerselectionjitter", None, Some(n)) => write!(out, "{}\r\n", n.mle().router_selection_jitter().secs()),
         ("netdata", Some("show"), Some(n)) => netdata_show(n, out),
         ("counters", Some("mac"), Some(n)) => counters_mac(n, out),
         ("counters", Some("mle"), Some(n)) => counters_mle(n, out),
         _ => out.write_str(INVALID_ARGS),
     }
+}
+
+/// OpenThread's `prefix` (the local on-mesh prefixes): prefix, flags, preference.
+fn prefix_list(n: &Node, out: &mut dyn Write) -> fmt::Result {
+    use crate::wire::netdata::BorderRouterEntry as E;
+    for p in n.local_prefixes() {
+        let mut text: heapless::String<64> = heapless::String::new();
+        crate::netdata::write_prefix(&mut text, &p.prefix, p.length)?;
+        out.write_str(&text)?;
+        let letters = [
+            (p.flags & E::PREFERRED != 0, 'p'),
+            (p.flags & E::SLAAC != 0, 'a'),
+            (p.flags & E::DHCP != 0, 'd'),
+            (p.flags & E::CONFIGURE != 0, 'c'),
+            (p.flags & E::DEFAULT_ROUTE != 0, 'r'),
+            (p.flags & E::ON_MESH != 0, 'o'),
+            (p.stable, 's'),
+            (p.flags & E::ND_DNS != 0, 'n'),
+            (p.flags & E::DP != 0, 'D'),
+        ];
+        if letters.iter().any(|(on, _)| *on) {
+            out.write_char(' ')?;
+        }
+        for (on, c) in letters {
+            if on {
+                out.write_char(c)?;
+            }
+        }
+        let pref = match p.preference {
+            1 => "high",
+            -1 => "low",
+            _ => "med",
+        };
+        write!(out, " {pref}\r\n")?;
+    }
+    Ok(())
 }
 
 fn hex_line(out: &mut dyn Write, bytes: &[u8]) -> fmt::Result {
@@ -337,7 +473,25 @@ pub fn start_ping(node: &mut Node, now: Instant, line: &str, seq: u16) -> Result
         },
     };
     node.ping(now, &dst, 0x5053, seq, size)
-        .map_err(|_| "Error 23: NoRoute\r\n")
+        .map_err(|_| NO_ROUTE)
+}
+
+/// OpenThread's line after a ping of one request: the reply's round-trip time, or `None`
+/// when no reply came before the deadline.
+pub fn ping_statistics(out: &mut dyn Write, rtt: Option<crate::time::Duration>) -> fmt::Result {
+    match rtt {
+        Some(t) => {
+            let ms = t.millis();
+            write!(
+                out,
+                "1 packets transmitted, 1 packets received. Packet loss = 0.0%. Round-trip min/avg/max = {ms}/{ms}.000/{ms} ms.\r\n"
+            )
+        }
+        None => write!(
+            out,
+            "1 packets transmitted, 0 packets received. Packet loss = 100.0%.\r\n"
+        ),
+    }
 }
 
 /// True for commands whose output arrives later (the shim waits for it).
@@ -364,5 +518,183 @@ mod tests {
         s.clear();
         execute(None, Instant::ZERO, "help", &mut s).unwrap();
         assert_eq!(s.lines().count(), COMMANDS.len());
+    }
+
+    /// A lone node on no radio, run (virtual time) until it leads its own partition.
+    fn lone_leader() -> (Node, Instant) {
+        use crate::mle::Timing;
+        use crate::node::{NetworkIdentity, NodeConfig};
+        use crate::radio::region::LoRaParams;
+        use crate::radio::NoRadio;
+        use crate::time::Duration;
+        let lora = LoRaParams {
+            region: Some(5),
+            frequency: Some(869_525_000),
+            bandwidth: 2,
+            ..LoRaParams::pycom_defaults()
+        }
+        .validate()
+        .unwrap();
+        let config = NodeConfig {
+            ext_addr: crate::wire::ExtAddress::from_u64(0x0101_0101_0101_0101),
+            identity: NetworkIdentity::pymesh(NetworkIdentity::DEFAULT_KEY),
+            lora,
+            timing: Timing::lora(lora.frame_time()),
+        };
+        let mut node = Node::new(config, 7);
+        let mut radio = NoRadio::new();
+        let mut now = Instant::ZERO;
+        node.start(now);
+        while node.role() != Role::Leader {
+            assert!(now < Instant::from_millis(600_000), "no leader after 600 s");
+            node.poll(now, &mut radio);
+            now += Duration::from_millis(20);
+        }
+        (node, now)
+    }
+
+    fn run(node: &mut Node, now: Instant, line: &str) -> String {
+        let mut s = String::new();
+        execute(Some(node), now, line, &mut s).unwrap();
+        s
+    }
+
+    #[test]
+    fn prefix_add_is_local_until_netdata_register() {
+        let (mut n, now) = lone_leader();
+        let rloc = n.rloc16();
+        assert_eq!(run(&mut n, now, "prefix"), "");
+        // The vectors' command (cli-node1.txt): Done, then netdata register.
+        assert_eq!(
+            run(&mut n, now, "prefix add 2001:cafe:cafe:cafe::/64 paros med"),
+            ""
+        );
+        assert_eq!(
+            run(&mut n, now, "prefix"),
+            "2001:cafe:cafe:cafe::/64 paros med\r\n"
+        );
+        assert_eq!(
+            run(&mut n, now, "netdata show"),
+            "Prefixes:\r\nRoutes:\r\nServices:\r\nContexts:\r\nCommissioning:\r\n- - - -\r\n"
+        );
+        assert_eq!(run(&mut n, now, "netdata register"), "");
+        let show = run(&mut n, now, "netdata show");
+        assert!(
+            show.starts_with(&std::format!(
+                "Prefixes:\r\n2001:cafe:cafe:cafe::/64 paros med {rloc:04x}\r\nRoutes:\r\n"
+            )),
+            "{show}"
+        );
+        assert!(
+            show.contains("Contexts:\r\n2001:cafe:cafe:cafe::/64 1 sc\r\n"),
+            "{show}"
+        );
+        // The SLAAC address follows the registered prefix; border_router() lists it too.
+        assert!(run(&mut n, now, "ipaddr").starts_with("2001:cafe:cafe:cafe:"));
+        assert_eq!(n.border_routers().len(), 1);
+        // Flags and preference in any order, as OpenThread parses them.
+        assert_eq!(run(&mut n, now, "prefix add fd00:1:2:3::/64 low pos"), "");
+        assert_eq!(
+            run(&mut n, now, "prefix"),
+            "2001:cafe:cafe:cafe::/64 paros med\r\nfd00:1:2:3::/64 pos low\r\n"
+        );
+        assert_eq!(run(&mut n, now, "prefix remove fd00:1:2:3::/64"), "");
+        assert_eq!(run(&mut n, now, "prefix remove fd00:1:2:3::/64"), NOT_FOUND);
+        assert_eq!(
+            run(&mut n, now, "prefix remove 2001:cafe:cafe:cafe::/64"),
+            ""
+        );
+        assert_eq!(run(&mut n, now, "netdata register"), "");
+        assert!(run(&mut n, now, "netdata show").starts_with("Prefixes:\r\nRoutes:\r\n"));
+        assert!(!run(&mut n, now, "ipaddr").starts_with("2001:"));
+        for bad in [
+            "prefix add",
+            "prefix add 2001:cafe::",
+            "prefix add 2001:cafe::/129",
+            "prefix add zz::/64",
+            "prefix add 2001:cafe::/64 pxq",
+            "prefix add ff05::/64",
+            "prefix remove",
+            "prefix remove 2001::/64 extra",
+            "prefix bogus",
+            "netdata register now",
+            "netdata",
+        ] {
+            assert_eq!(run(&mut n, now, bad), INVALID_ARGS, "{bad}");
+        }
+    }
+
+    #[test]
+    fn ipmaddr_routerrole_upgrade_threshold_jitter() {
+        let (mut n, now) = lone_leader();
+        // A leader (router) listens to the all-routers groups as well.
+        assert_eq!(
+            run(&mut n, now, "ipmaddr"),
+            "ff33:40:fdde:ad00:beef:0:0:1\r\nff32:40:fdde:ad00:beef:0:0:1\r\nff02:0:0:0:0:0:0:2\r\nff03:0:0:0:0:0:0:2\r\nff02:0:0:0:0:0:0:1\r\nff03:0:0:0:0:0:0:1\r\n"
+        );
+        assert_eq!(run(&mut n, now, "routerrole"), "Enabled\r\n");
+        assert_eq!(run(&mut n, now, "routerrole enable"), "");
+        assert_eq!(run(&mut n, now, "routerrole disable"), NOT_IMPLEMENTED);
+        assert_eq!(run(&mut n, now, "routerrole maybe"), INVALID_ARGS);
+        assert_eq!(run(&mut n, now, "routerupgradethreshold"), "16\r\n");
+        assert_eq!(run(&mut n, now, "routerupgradethreshold 16"), "");
+        assert_eq!(
+            run(&mut n, now, "routerupgradethreshold 5"),
+            NOT_IMPLEMENTED
+        );
+        assert_eq!(run(&mut n, now, "routerupgradethreshold x"), INVALID_ARGS);
+        assert_eq!(run(&mut n, now, "routerselectionjitter 9"), "");
+        assert_eq!(run(&mut n, now, "routerselectionjitter"), "9\r\n");
+        assert_eq!(run(&mut n, now, "routerselectionjitter 9 9"), INVALID_ARGS);
+        assert_eq!(run(&mut n, now, "routerselectionjitter 256"), INVALID_ARGS);
+        // Every command help lists answers something other than InvalidCommand.
+        for c in COMMANDS {
+            if c != "ping" {
+                assert_ne!(run(&mut n, now, c), INVALID_COMMAND, "{c}");
+            }
+        }
+    }
+
+    #[test]
+    fn ping_statistics_lines_as_openthread() {
+        let mut s = String::new();
+        ping_statistics(&mut s, Some(crate::time::Duration::from_millis(10))).unwrap();
+        // cli-line-node4.txt
+        assert_eq!(s, "1 packets transmitted, 1 packets received. Packet loss = 0.0%. Round-trip min/avg/max = 10/10.000/10 ms.\r\n");
+        s.clear();
+        ping_statistics(&mut s, None).unwrap();
+        assert_eq!(
+            s,
+            "1 packets transmitted, 0 packets received. Packet loss = 100.0%.\r\n"
+        );
+    }
+
+    #[test]
+    fn commands_need_a_running_node() {
+        for c in [
+            "ipmaddr",
+            "prefix",
+            "prefix add 2001::/64",
+            "netdata register",
+            "routerrole",
+            "routerupgradethreshold",
+        ] {
+            let mut s = String::new();
+            execute(None, Instant::ZERO, c, &mut s).unwrap();
+            assert_eq!(s, INVALID_STATE, "{c}");
+        }
+    }
+
+    #[test]
+    fn ping_to_own_address_loops_back() {
+        let (mut n, now) = lone_leader();
+        let rloc = n.locator_address(n.rloc16());
+        start_ping(&mut n, now, &std::format!("ping {rloc}"), 1).unwrap();
+        let r = n.take_ping_reply().expect("a reply from ourselves");
+        assert_eq!(r.from, rloc);
+        assert_eq!(
+            start_ping(&mut n, now, "ping fdde:ad00:beef:0:0:ff:fe00:abcd", 2),
+            Err(NO_ROUTE)
+        );
     }
 }

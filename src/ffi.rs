@@ -108,9 +108,15 @@ pub fn poll() -> u64 {
 /// Sets (or clears, with NULL) the function told how many datagrams were queued on mesh
 /// sockets, after each poll that queued some. It runs on the mesh thread (unix) or in the VM
 /// poll hook (bare metal): it must only schedule work (MicroPython: `mp_sched_schedule`).
+/// Datagrams queued before the call are not counted for the new function.
 #[no_mangle]
 pub extern "C" fn pymesh_set_rx_callback(callback: Option<extern "C" fn(u32)>) {
-    critical_section::with(|cs| RX_CALLBACK.borrow(cs).set(callback));
+    critical_section::with(|cs| {
+        RX_CALLBACK.borrow(cs).set(callback);
+        if let Some(n) = STACK.borrow(cs).borrow_mut().node.as_mut() {
+            n.take_datagrams_queued();
+        }
+    });
 }
 
 /// Runs `f` on the running node (for board-side diagnostics and tests).
@@ -738,6 +744,13 @@ pub unsafe extern "C" fn pymesh_socket_recvfrom(
     })
 }
 
+/// The longest datagram a socket can hand out (UDP payload of a 1280-byte IPv6 packet, plus
+/// the border router's 19-byte header): `recvfrom(n)` never needs a bigger buffer.
+#[no_mangle]
+pub extern "C" fn pymesh_socket_max_len() -> usize {
+    crate::net::sockets::MAX_QUEUED_LEN
+}
+
 /// Datagrams queued on the socket (for poll/select and rx_cb), or a negated errno.
 #[no_mangle]
 pub extern "C" fn pymesh_socket_pending(id: i32) -> i32 {
@@ -767,15 +780,7 @@ pub extern "C" fn pymesh_socket_close(id: i32) {
 // ---------------------------------------------------------------------------------------------
 // Border router: `border_router(net, pref)`, `border_router()`, `border_router_del(net)`.
 
-/// Parses "2001:db8::/64" (the prefix text Pycom's API takes).
-fn parse_prefix(text: &str) -> Option<(Ipv6Address, u8)> {
-    let (addr, len) = text.split_once('/')?;
-    let len: u8 = len.trim().parse().ok()?;
-    if len > 128 {
-        return None;
-    }
-    Some((Ipv6Address::parse(addr.trim())?, len))
-}
+use crate::cli::parse_prefix;
 
 /// Adds an on-mesh prefix this node routes for (`preference` -1, 0, 1). 0, or -EINVAL for a
 /// bad prefix or preference, -EBADF without a running mesh.
@@ -919,7 +924,7 @@ pub unsafe extern "C" fn pymesh_cli(
         if crate::cli::is_ping(line) {
             let seq = s.ping_seq.wrapping_add(1);
             let result = match s.node.as_mut() {
-                None => Err("Error 13: InvalidState\r\n"),
+                None => Err(crate::cli::INVALID_STATE),
                 Some(n) => {
                     // Replies to earlier pings are stale now.
                     while n.take_ping_reply().is_some() {}
@@ -956,9 +961,10 @@ pub unsafe extern "C" fn pymesh_cli(
     copy_out(&text, out, cap)
 }
 
-/// Collects the output of a pending `cli('ping ...')`: the reply line once it arrived (then
-/// `*pending` clears), nothing while it is awaited, nothing and `*pending` cleared at the
-/// deadline (OpenThread prints nothing for a lost ping).
+/// Collects the output of a pending `cli('ping ...')`: the reply line and OpenThread's
+/// statistics line once the reply arrived (then `*pending` clears), nothing while it is
+/// awaited, the statistics line (100 % loss) and `*pending` cleared at the deadline. `out`
+/// should hold 320 bytes.
 ///
 /// # Safety
 /// `out` has `cap` writable bytes; `pending` is writable.
@@ -968,7 +974,7 @@ pub unsafe extern "C" fn pymesh_cli_wait(out: *mut u8, cap: usize, pending: *mut
         return 0;
     }
     let now = board().map(|b| b.now()).unwrap_or_default();
-    let mut text: heapless::String<160> = heapless::String::new();
+    let mut text: heapless::String<320> = heapless::String::new();
     let still = with_stack(|s| {
         let Some(deadline) = s.ping_deadline else {
             return false;
@@ -979,10 +985,12 @@ pub unsafe extern "C" fn pymesh_cli_wait(out: *mut u8, cap: usize, pending: *mut
         };
         if let Some(r) = n.take_ping_reply() {
             let _ = write!(text, "{r}\r\n");
+            let _ = crate::cli::ping_statistics(&mut text, Some(r.time));
             s.ping_deadline = None;
             return false;
         }
         if now >= deadline {
+            let _ = crate::cli::ping_statistics(&mut text, None);
             s.ping_deadline = None;
             return false;
         }

@@ -11,7 +11,7 @@ use crate::lowpan::reassembly::Reassembler;
 use crate::mac::{self, Mac, MacConfig, NeighborLookup, TxRequest};
 use crate::mle::frames::{self, Context, Outgoing, RxError};
 use crate::mle::{LeaderData, Mle, MleCommand, Received, Role, Timing};
-use crate::net::{self, Delivery, Net, NetError, NodeAddresses, SocketId};
+use crate::net::{self, AddressFilter, Delivery, Net, NetError, NodeAddresses, SocketId};
 use crate::radio::MAX_FRAME_LEN;
 use crate::radio::{LoRaConfig, Radio};
 use crate::rand::Rng;
@@ -503,6 +503,11 @@ impl Node {
         let p =
             crate::wire::ipv6::Packet::new_checked(datagram).map_err(|_| SendError::Malformed)?;
         let dst = p.dst_addr();
+        // To one of our own addresses: looped back, as OpenThread's IPv6 layer does.
+        if !dst.is_multicast() && self.addresses().is_unicast(&dst) {
+            self.deliver_ip(now, datagram);
+            return Ok(());
+        }
         let own = self.mle.rloc16();
         let attached = own != ShortAddress::INVALID;
         let link_src = if attached {
@@ -516,7 +521,9 @@ impl Node {
             (Address::Short(ShortAddress::BROADCAST), None)
         } else if let Some(rloc16) = self.locator_of(&dst) {
             if rloc16 == own.0 {
-                return Err(SendError::NoRoute);
+                // Inside a prefix we serve as border router: ours to deliver (0xBB header).
+                self.deliver_ip(now, datagram);
+                return Ok(());
             }
             let (next_hop, _) = self.mle.next_hop(rloc16).ok_or(SendError::NoRoute)?;
             let mesh = (next_hop != rloc16).then(|| {
@@ -1096,6 +1103,38 @@ impl Node {
             self.register_server_data(now);
         }
         removed
+    }
+
+    /// `prefix add`: stores an on-mesh prefix in the local network data without telling the
+    /// leader (OpenThread's `otBorderRouterAddOnMeshPrefix`); `netdata register` sends it.
+    pub fn local_prefix_add(
+        &mut self,
+        prefix: Ipv6Address,
+        length: u8,
+        preference: i8,
+        flags: u16,
+        stable: bool,
+    ) -> Result<(), crate::wire::Error> {
+        self.local_netdata
+            .add_on_mesh_prefix(prefix, length, preference, flags, stable)
+    }
+
+    /// `prefix remove`: drops a prefix from the local network data (registered on `netdata
+    /// register`); false when it was not there.
+    pub fn local_prefix_remove(&mut self, prefix: Ipv6Address, length: u8) -> bool {
+        self.local_netdata.remove_on_mesh_prefix(prefix, length)
+    }
+
+    /// `netdata register`: the local network data goes to the leader (the path
+    /// `border_router()` takes), and the IPv6 service learns the prefixes it now serves.
+    pub fn netdata_register(&mut self, now: Instant) {
+        self.sync_border_router(now);
+        self.register_server_data(now);
+    }
+
+    /// The local on-mesh prefixes with their flags (`prefix` in the CLI).
+    pub fn local_prefixes(&self) -> &[crate::netdata::local::OnMeshPrefixConfig] {
+        self.local_netdata.on_mesh_prefixes()
     }
 
     /// This node's border-router prefixes: (prefix, length, preference).

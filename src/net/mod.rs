@@ -118,6 +118,24 @@ impl NodeAddresses {
     }
 }
 
+impl NodeAddresses {
+    /// The multicast groups [`AddressFilter::is_subscribed`] accepts, in the order OpenThread's
+    /// `ipmaddr` lists them (the all-Thread-nodes groups first, then the all-routers groups of
+    /// a router, then the all-nodes groups).
+    pub fn multicast_groups(&self) -> Vec<Ipv6Address, 6> {
+        let mut groups = Vec::new();
+        let _ = groups.push(self.all_thread_nodes(3));
+        let _ = groups.push(self.all_thread_nodes(2));
+        if self.is_router {
+            let _ = groups.push(Ipv6Address::LINK_LOCAL_ALL_ROUTERS);
+            let _ = groups.push(Ipv6Address::REALM_LOCAL_ALL_ROUTERS);
+        }
+        let _ = groups.push(Ipv6Address::LINK_LOCAL_ALL_NODES);
+        let _ = groups.push(Ipv6Address::REALM_LOCAL_ALL_NODES);
+        groups
+    }
+}
+
 impl AddressFilter for NodeAddresses {
     fn is_unicast(&self, addr: &Ipv6Address) -> bool {
         *addr == self.link_local
