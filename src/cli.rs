@@ -17,7 +17,6 @@ pub const INVALID_ARGS: &str = "Error 7: InvalidArgs\r\n";
 /// OpenThread's answer when the node cannot do it in its state (detached, disabled).
 pub const INVALID_STATE: &str = "Error 13: InvalidState\r\n";
 /// OpenThread's answer to a setting this node does not support changing.
-pub const NOT_IMPLEMENTED: &str = "Error 12: NotImplemented\r\n";
 /// OpenThread's answer when the thing to remove is not there.
 pub const NOT_FOUND: &str = "Error 23: NotFound\r\n";
 /// OpenThread's answer when a datagram has no route.
@@ -126,13 +125,17 @@ fn execute_mut(node: &mut Node, now: Instant, line: &str) -> Option<&'static str
                 INVALID_STATE
             }
         }
-        // This node is a full Thread device: router-eligible, always.
-        ("routerrole", "enable") if words.next().is_none() => ok,
-        ("routerrole", "disable") if words.next().is_none() => NOT_IMPLEMENTED,
-        ("routerupgradethreshold", value) => match value.parse::<u8>() {
-            Ok(v) if v == crate::mle::ROUTER_UPGRADE_THRESHOLD => ok,
-            Ok(_) => NOT_IMPLEMENTED,
-            Err(_) => INVALID_ARGS,
+        ("routerrole", "enable" | "disable") if words.next().is_none() => {
+            node.set_router_eligible(now, sub == "enable");
+            ok
+        }
+        ("routerupgradethreshold", value) => match (value.parse::<u8>(), words.next()) {
+            // Thread allows at most 32 routers.
+            (Ok(v), None) if (1..=32).contains(&v) => {
+                node.mle_mut().set_router_upgrade_threshold(v);
+                ok
+            }
+            _ => INVALID_ARGS,
         },
         _ => return None,
     })
@@ -232,9 +235,13 @@ pub fn execute(
             Ok(())
         }
         ("prefix", None, Some(n)) => prefix_list(n, out),
-        ("routerrole", None, Some(_)) => out.write_str("Enabled\r\n"),
-        ("routerupgradethreshold", None, Some(_)) => {
-            write!(out, "{}\r\n", crate::mle::ROUTER_UPGRADE_THRESHOLD)
+        ("routerrole", None, Some(n)) => out.write_str(if n.mle().router_eligible() {
+            "Enabled\r\n"
+        } else {
+            "Disabled\r\n"
+        }),
+        ("routerupgradethreshold", None, Some(n)) => {
+            write!(out, "{}\r\n", n.mle().router_upgrade_threshold())
         }
         ("routerselectionjitter", None, Some(n)) => write!(out, "{}\r\n", n.mle().router_selection_jitter().secs()),
         ("netdata", Some("show"), Some(n)) => netdata_show(n, out),
@@ -634,19 +641,29 @@ mod tests {
         );
         assert_eq!(run(&mut n, now, "routerrole"), "Enabled\r\n");
         assert_eq!(run(&mut n, now, "routerrole enable"), "");
-        assert_eq!(run(&mut n, now, "routerrole disable"), NOT_IMPLEMENTED);
         assert_eq!(run(&mut n, now, "routerrole maybe"), INVALID_ARGS);
         assert_eq!(run(&mut n, now, "routerupgradethreshold"), "16\r\n");
-        assert_eq!(run(&mut n, now, "routerupgradethreshold 16"), "");
-        assert_eq!(
-            run(&mut n, now, "routerupgradethreshold 5"),
-            NOT_IMPLEMENTED
-        );
-        assert_eq!(run(&mut n, now, "routerupgradethreshold x"), INVALID_ARGS);
+        assert_eq!(run(&mut n, now, "routerupgradethreshold 5"), "");
+        assert_eq!(run(&mut n, now, "routerupgradethreshold"), "5\r\n");
+        assert_eq!(n.mle().router_upgrade_threshold(), 5);
+        for bad in [
+            "routerupgradethreshold x",
+            "routerupgradethreshold 0",
+            "routerupgradethreshold 33",
+            "routerupgradethreshold 5 5",
+        ] {
+            assert_eq!(run(&mut n, now, bad), INVALID_ARGS, "{bad}");
+        }
         assert_eq!(run(&mut n, now, "routerselectionjitter 9"), "");
         assert_eq!(run(&mut n, now, "routerselectionjitter"), "9\r\n");
         assert_eq!(run(&mut n, now, "routerselectionjitter 9 9"), INVALID_ARGS);
         assert_eq!(run(&mut n, now, "routerselectionjitter 256"), INVALID_ARGS);
+        // A leader that may no longer be a router gives its partition up.
+        assert_eq!(run(&mut n, now, "routerrole disable"), "");
+        assert_eq!(run(&mut n, now, "routerrole"), "Disabled\r\n");
+        assert_eq!(n.role(), Role::Detached);
+        assert_eq!(run(&mut n, now, "routerrole enable"), "");
+        assert_eq!(run(&mut n, now, "routerrole"), "Enabled\r\n");
         // Every command help lists answers something other than InvalidCommand.
         for c in COMMANDS {
             if c != "ping" {

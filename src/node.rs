@@ -251,6 +251,10 @@ impl Node {
     pub fn mle(&self) -> &Mle {
         &self.mle
     }
+    /// OpenThread's `routerrole enable|disable` (see [`Mle::set_router_eligible`]).
+    pub fn set_router_eligible(&mut self, now: Instant, eligible: bool) {
+        self.mle.set_router_eligible(now, &mut self.rng, eligible);
+    }
     pub fn mle_mut(&mut self) -> &mut Mle {
         &mut self.mle
     }

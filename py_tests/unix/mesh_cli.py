@@ -40,8 +40,8 @@ print([l for l in cli("netdata show").split("\r\n") if l.startswith("2001:cafe:c
 print(cli("version").startswith("PYMESH/"))
 # ipmaddr: the groups a leader listens to, in OpenThread's text.
 print(cli("ipmaddr").split("\r\n"))
-print(repr(cli("routerrole")), repr(cli("routerrole enable")), repr(cli("routerrole disable")))
-print(repr(cli("routerupgradethreshold")), repr(cli("routerupgradethreshold 16")), repr(cli("routerupgradethreshold 3")))
+print(repr(cli("routerrole")), repr(cli("routerrole enable")))
+print(repr(cli("routerupgradethreshold")), repr(cli("routerupgradethreshold 3")), repr(cli("routerupgradethreshold")), repr(cli("routerupgradethreshold 33")), repr(cli("routerupgradethreshold 16")))
 # prefix add stores a local prefix (border_router() lists it); netdata register sends it.
 print(repr(cli("prefix add fd00:1:2:3::/64 paros high")), repr(cli("prefix")))
 print([b.net for b in m.border_router()])
@@ -60,5 +60,7 @@ print(p[0].startswith("16 bytes from fdde:ad00:beef:0:0:ff:fe00:"), p[1].startsw
 print(repr(cli("ping fdde:ad00:beef:0:0:ff:fe00:abcd")))
 print(repr(cli("frobnicate")))
 print(repr(cli("router bogus")))
+# A leader that may no longer be a router gives its partition up and attaches as a child.
+print(repr(cli("routerrole disable")), repr(cli("routerrole")), repr(cli("state")))
 m.deinit()
 print(repr(cli("state")))

@@ -492,6 +492,10 @@ pub struct Mle {
     child_update_unanswered: u8,
     /// Leader: when it last raised the router id sequence (its heartbeat to the routers).
     id_sequence_raised_at: Instant,
+    /// May this node become a router (OpenThread's `routerrole`), and below how many routers in
+    /// the partition it asks to (`routerupgradethreshold`).
+    router_eligible: bool,
+    router_upgrade_threshold: u8,
     /// A REED asking for a router id to bridge to another partition it hears
     /// ([`Timing::bridge_partitions`]), and when it may try that again.
     bridging: bool,
@@ -535,6 +539,8 @@ impl Mle {
             previous_attach_challenge: [0; 8],
             better_partition: None,
             better_partition_holdoff: Instant::ZERO,
+            router_eligible: true,
+            router_upgrade_threshold: ROUTER_UPGRADE_THRESHOLD,
             bridging: false,
             bridge_holdoff: Instant::ZERO,
             child_update_at: None,
@@ -607,6 +613,28 @@ impl Mle {
     }
     pub fn set_router_selection_jitter(&mut self, d: Duration) {
         self.router_selection_jitter = d;
+    }
+    pub fn router_eligible(&self) -> bool {
+        self.router_eligible
+    }
+    /// OpenThread's `routerrole enable|disable`: a router or leader that may no longer route
+    /// detaches and attaches again as a child; a child may again ask for a router id.
+    pub fn set_router_eligible(&mut self, now: Instant, rng: &mut Rng, eligible: bool) {
+        if self.router_eligible == eligible {
+            return;
+        }
+        self.router_eligible = eligible;
+        if !eligible && self.role.is_router_or_leader() {
+            self.become_detached(now, rng);
+        } else if eligible && self.role == Role::Child && self.router_selection_at.is_none() {
+            self.schedule_router_selection(now, rng);
+        }
+    }
+    pub fn router_upgrade_threshold(&self) -> u8 {
+        self.router_upgrade_threshold
+    }
+    pub fn set_router_upgrade_threshold(&mut self, threshold: u8) {
+        self.router_upgrade_threshold = threshold;
     }
     /// Our router id, when a router or leader.
     pub fn router_id(&self) -> Option<u8> {
@@ -761,6 +789,13 @@ impl Mle {
                 } else if self.better_partition.take().is_some() && self.role != Role::Detached {
                     // Nobody of the better partition answered: stay where we are.
                     self.attach = Attach::Idle;
+                } else if !self.router_eligible {
+                    // Not router-eligible: it cannot lead a partition (OpenThread keeps
+                    // attaching); ask again after an Imax.
+                    let wait = self.timing.trickle_imax.millis() as u32;
+                    self.attach = Attach::Start {
+                        at: now + Duration::from_millis(rng.range_u32(wait / 2, wait) as u64),
+                    };
                 } else if self.timing.leader_backoff.millis() == 0 {
                     // No parent answered either request: as OpenThread does for a
                     // router-eligible device, form a new partition and lead it.
@@ -822,7 +857,8 @@ impl Mle {
                 self.router_selection_at = None;
                 let bridging = core::mem::take(&mut self.bridging);
                 if self.role == Role::Child
-                    && (self.active_routers() < ROUTER_UPGRADE_THRESHOLD || bridging)
+                    && self.router_eligible
+                    && (self.active_routers() < self.router_upgrade_threshold || bridging)
                 {
                     if let Some(leader) = self.leader_rloc16() {
                         let message_id = self.next_message_id();
@@ -1319,7 +1355,7 @@ impl Mle {
         self.counters.parent_changes += 1;
         self.set_role(Role::Child);
         // A full Thread device asks for a router id when the partition has few routers.
-        if self.active_routers() < ROUTER_UPGRADE_THRESHOLD {
+        if self.router_eligible && self.active_routers() < self.router_upgrade_threshold {
             self.schedule_router_selection(now, rng);
         }
     }
@@ -1632,6 +1668,7 @@ impl Mle {
             } else if !better
                 && router_heard
                 && self.timing.bridge_partitions
+                && self.router_eligible
                 && self.role == Role::Child
                 && matches!(self.attach, Attach::Idle)
                 && self.router_selection_at.is_none()
@@ -1905,6 +1942,10 @@ impl Mle {
                     return Some((c.rloc16, 1));
                 }
                 let rid = router_id_of(dst);
+                // A child address under our own router id that is not our child: nobody.
+                if child_id_of(dst) != 0 && Some(rid) == self.router_id() {
+                    return None;
+                }
                 let extra = if child_id_of(dst) != 0 { 1 } else { 0 };
                 let r = self.routers.iter().find(|r| r.router_id == rid)?;
                 let hop = r.next_hop?;
@@ -2009,6 +2050,12 @@ mod tests {
             sent.iter().any(|(_, c)| *c == MleCommand::DataResponse),
             "a new leader announces its network data"
         );
+        // Routes: ourselves; a child address under our router id that is not our child, and
+        // another router's address, lead nowhere.
+        let own = mle.rloc16().0;
+        assert_eq!(mle.next_hop(own), Some((own, 0)));
+        assert_eq!(mle.next_hop(own | 0x1cd), None);
+        assert_eq!(mle.next_hop(own ^ 0x0400), None);
         mle.stop();
         assert_eq!(mle.role(), Role::Disabled);
         assert_eq!(mle.poll_at(), None);
