@@ -246,7 +246,7 @@ pub fn execute(
         ("routerselectionjitter", None, Some(n)) => write!(out, "{}\r\n", n.mle().router_selection_jitter().secs()),
         ("netdata", Some("show"), Some(n)) => netdata_show(n, out),
         ("counters", Some("mac"), Some(n)) => counters_mac(n, out),
-        ("counters", Some("mle"), Some(n)) => counters_mle(n, out),
+        ("counters", Some("mle"), Some(n)) => counters_mle(n, now, out),
         _ => out.write_str(INVALID_ARGS),
     }
 }
@@ -444,11 +444,11 @@ fn counters_mac(n: &Node, out: &mut dyn Write) -> fmt::Result {
     Ok(())
 }
 
-fn counters_mle(n: &Node, out: &mut dyn Write) -> fmt::Result {
+fn counters_mle(n: &Node, now: Instant, out: &mut dyn Write) -> fmt::Result {
     let c = &n.mle().counters;
     write!(
         out,
-        "Role Disabled: {}\r\nRole Detached: {}\r\nRole Child: {}\r\nRole Router: {}\r\nRole Leader: {}\r\nAttach Attempts: {}\r\nPartition Id Changes: {}\r\nBetter Partition Attach Attempts: {}\r\nParent Changes: {}\r\n",
+        "Role Disabled: {}\r\nRole Detached: {}\r\nRole Child: {}\r\nRole Router: {}\r\nRole Leader: {}\r\nAttach Attempts: {}\r\nPartition Id Changes: {}\r\nBetter Partition Attach Attempts: {}\r\nBetter Parent Attach Attempts: {}\r\nParent Changes: {}\r\n",
         c.role_disabled,
         c.role_detached,
         c.role_child,
@@ -457,7 +457,19 @@ fn counters_mle(n: &Node, out: &mut dyn Write) -> fmt::Result {
         c.attach_attempts,
         c.partition_id_changes,
         c.better_partition_attach_attempts,
+        c.better_parent_attach_attempts,
         c.parent_changes
+    )?;
+    let t = n.role_times_ms(now);
+    write!(
+        out,
+        "Time Disabled Milli: {}\r\nTime Detached Milli: {}\r\nTime Child Milli: {}\r\nTime Router Milli: {}\r\nTime Leader Milli: {}\r\nTime Tracked Milli: {}\r\n",
+        t[0],
+        t[1],
+        t[2],
+        t[3],
+        t[4],
+        t.iter().sum::<u64>()
     )
 }
 
@@ -564,6 +576,54 @@ mod tests {
         let mut s = String::new();
         execute(Some(node), now, line, &mut s).unwrap();
         s
+    }
+
+    /// `counters mle` has OpenThread's lines in OpenThread's order (cli-line-node1.txt), and
+    /// the role times add up: detached until the partition formed, leader since.
+    #[test]
+    fn counters_mle_lines_and_role_times() {
+        let (mut n, now) = lone_leader();
+        let later = now + crate::time::Duration::from_millis(5_000);
+        let out = run(&mut n, later, "counters mle");
+        let names: std::vec::Vec<&str> = out
+            .split("\r\n")
+            .filter(|l| !l.is_empty())
+            .map(|l| l.split(':').next().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Role Disabled",
+                "Role Detached",
+                "Role Child",
+                "Role Router",
+                "Role Leader",
+                "Attach Attempts",
+                "Partition Id Changes",
+                "Better Partition Attach Attempts",
+                "Better Parent Attach Attempts",
+                "Parent Changes",
+                "Time Disabled Milli",
+                "Time Detached Milli",
+                "Time Child Milli",
+                "Time Router Milli",
+                "Time Leader Milli",
+                "Time Tracked Milli"
+            ]
+        );
+        let value = |name: &str| -> u64 {
+            out.split("\r\n")
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(": ")?.parse().ok())
+                .unwrap()
+        };
+        assert_eq!(value("Time Tracked Milli"), later.millis());
+        assert!(value("Time Leader Milli") >= 5_000);
+        assert!(value("Time Detached Milli") > 0);
+        assert_eq!(
+            value("Time Detached Milli") + value("Time Leader Milli"),
+            value("Time Tracked Milli")
+        );
+        assert_eq!(value("Role Leader"), 1);
     }
 
     #[test]

@@ -153,6 +153,9 @@ pub struct NeighborInfo {
 }
 
 pub struct Node {
+    /// Time spent in each role (see [`Node::role_times_ms`]), and since when not yet counted.
+    role_time_ms: [u64; 5],
+    role_clock: Option<Instant>,
     config: NodeConfig,
     rng: Rng,
     mle: Mle,
@@ -217,6 +220,8 @@ impl Node {
             eid_cache: Vec::new(),
             data_request_holdoff: Instant::ZERO,
             datagrams_queued: 0,
+            role_time_ms: [0; 5],
+            role_clock: None,
         }
     }
 
@@ -227,6 +232,18 @@ impl Node {
     /// Starts the mesh: detached, then attach (or form a partition).
     pub fn start(&mut self, now: Instant) {
         self.mle.start(now, &mut self.rng);
+        self.role_clock = Some(now);
+    }
+
+    /// Milliseconds spent in each role since [`Node::start`], indexed by `Role as usize`
+    /// (OpenThread's `counters mle` "Time ... Milli" lines). Roles change only inside
+    /// [`Node::poll`], so the time between two polls belongs to the role held before the later.
+    pub fn role_times_ms(&self, now: Instant) -> [u64; 5] {
+        let mut t = self.role_time_ms;
+        if let Some(since) = self.role_clock {
+            t[self.mle.role() as usize] += now.since(since).millis();
+        }
+        t
     }
 
     /// Stops the mesh; queued frames are dropped and the sockets closed.
@@ -376,6 +393,10 @@ impl Node {
     /// Runs everything due at `now`: radio events, timers, transmissions.
     pub fn poll(&mut self, now: Instant, radio: &mut dyn Radio) -> PollResult {
         let mut result = PollResult::default();
+        if let Some(since) = self.role_clock {
+            self.role_time_ms[self.mle.role() as usize] += now.since(since).millis();
+            self.role_clock = Some(now);
+        }
         if self.mle.role() == Role::Disabled {
             return result;
         }

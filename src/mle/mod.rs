@@ -438,6 +438,9 @@ pub struct MleCounters {
     pub attach_attempts: u32,
     pub partition_id_changes: u32,
     pub better_partition_attach_attempts: u32,
+    /// Attaches to a better parent while attached (OpenThread 1.2's periodic parent search).
+    /// This stack does not search for better parents, so it stays 0.
+    pub better_parent_attach_attempts: u32,
     pub parent_changes: u32,
     pub parent_requests_sent: u32,
     pub advertisements_sent: u32,
