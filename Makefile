@@ -7,6 +7,7 @@
 #   make qemu     build the qemu firmware: build/qemu/firmware.elf (Cortex-M3, mps2-an385)
 #   make size     size report of the Rust library (thumbv7em) and of the module in the qemu image
 #   make bench    convergence time and control airtime vs node count, in the simulator (build/bench.txt)
+#   make bench-seeds  how many of seeds 1-8 converge to one partition (grid 36, random 36 and 50)
 #   make check-targets  build the core for every bare-metal target (no std, no alloc)
 
 MPY_VERSION := 1.26.1
@@ -34,7 +35,7 @@ UNIX_MAKE_ARGS := MICROPY_PY_BTREE=0 MICROPY_SSL_AXTLS=0 MICROPY_PY_SSL=0 MICROP
 QEMU_CC_FLAGS := -mthumb -mcpu=cortex-m3 -mfloat-abi=soft
 LIBGCC_ARM = $(shell arm-none-eabi-gcc $(QEMU_CC_FLAGS) -print-libgcc-file-name)
 
-.PHONY: all deps run test test-rust test-py test-multi test-qemu test-fuzz qemu size bench check-targets clean fmt
+.PHONY: all deps run test test-rust test-py test-multi test-qemu test-fuzz qemu size bench bench-seeds check-targets clean fmt
 
 all: $(UNIX_FW)
 
@@ -121,6 +122,10 @@ size: $(QEMU_FW)
 # A second table: delivery ratio and latency per hop over lines of 1-8 hops, 0-20 % loss.
 bench: $(MPY_DIR)/.ready
 	cargo run --release -p pymesh-sim --bin pymesh-bench -- --nodes $${BENCH_NODES:-10,36,50,100,300,1000} --out $(BUILD)/bench.txt
+
+# How many of seeds 1-8 converge (grid 36, random 36 and 50): judge MLE changes on this.
+bench-seeds: $(MPY_DIR)/.ready
+	cargo run --release -p pymesh-sim --bin pymesh-bench -- --nodes 10 --hops 1 --seeds $${BENCH_SEEDS:-8} --out $(BUILD)/bench-seeds.txt
 
 fmt:
 	cargo fmt --all

@@ -19,7 +19,13 @@
 //! frame loss on every link. Measured: packet delivery
 //! ratio, and latency (send to socket) per hop, mean over the delivered datagrams.
 //!
-//! Usage: pymesh-bench [--nodes 10,36,100] [--hops 1,2,4,8] [--seed S] [--limit-s 7200] [--out FILE]
+//! With `--seeds N` (`make bench-seeds`), a third table: how many of seeds 1..N reach one
+//! partition within the limit, for the 36-node grid (60 % of range apart) and random 36 and 50
+//! (the first table's layouts), with the mean number of partitions at the limit. One seed says
+//! little about a protocol change; judge MLE changes on this table.
+//!
+//! Usage: pymesh-bench [--nodes 10,36,100] [--hops 1,2,4,8] [--seed S] [--limit-s 7200]
+//!        [--seeds N] [--out FILE]
 
 use std::io::Write;
 use std::time::Instant as WallInstant;
@@ -98,6 +104,7 @@ fn delivery(
 fn main() {
     let mut counts = vec![10usize, 36, 100];
     let mut hops = vec![1usize, 2, 4, 8];
+    let mut seeds = 0u64;
     let mut seed = 1u64;
     let mut limit_s = 7200u64;
     let mut out_path = String::from("build/bench.txt");
@@ -108,6 +115,7 @@ fn main() {
         match args[i].as_str() {
             "--nodes" => counts = v.split(',').filter_map(|x| x.parse().ok()).collect(),
             "--hops" => hops = v.split(',').filter_map(|x| x.parse().ok()).collect(),
+            "--seeds" => seeds = v.parse().unwrap_or(0),
             "--seed" => seed = v.parse().unwrap_or(1),
             "--limit-s" => limit_s = v.parse().unwrap_or(7200),
             "--out" => out_path = v,
@@ -205,6 +213,43 @@ fn main() {
                 ),
                 None => format!("{:>5} {:>5.0}%   no route end to end within 2 h\n", h, loss * 100.0),
             };
+            print!("{line_out}");
+            report += &line_out;
+        }
+    }
+    if seeds > 0 {
+        let head = format!(
+            "\nconvergence over seeds 1..{seeds}, limit {limit_s} s\n\n{:<10} {:>10} {:>16}\n",
+            "scenario", "converged", "mean partitions"
+        );
+        print!("{head}");
+        report += &head;
+        for (name, n, grid_layout) in [("grid 36", 36usize, true), ("random 36", 36, false), ("random 50", 50, false)] {
+            let (mut ok, mut parts) = (0u64, 0usize);
+            for s in 1..=seeds {
+                let positions = if grid_layout {
+                    pymesh_sim::scenario::grid(n, 0.6 * range)
+                } else {
+                    let side = (n as f64 * std::f64::consts::PI * range * range / 8.0).sqrt();
+                    random_connected(n, side, range, s).0
+                };
+                let mut sim = build(s, &positions, lora);
+                if sim
+                    .run_until_cond(limit_s * SECOND_US, |x| all_attached(x) && partitions(x).len() == 1)
+                    .is_some()
+                {
+                    ok += 1;
+                }
+                sim.run_until(limit_s * SECOND_US);
+                parts += partitions(&sim).len();
+            }
+            let line_out = format!(
+                "{:<10} {:>7}/{:<2} {:>16.2}\n",
+                name,
+                ok,
+                seeds,
+                parts as f64 / seeds as f64
+            );
             print!("{line_out}");
             report += &line_out;
         }
