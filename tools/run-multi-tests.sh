@@ -20,7 +20,8 @@ args=(--result-dir "$results")
 [ "${MULTI_TRACE:-0}" = 1 ] && args+=(--trace-output)
 # Each node writes what it hears to build/multi-results/node<i>.pcap (tools/tshark-thread.sh).
 for i in 0 1 2; do
-  args+=(-i "micropython,PYMESH_AIR=$air,PYMESH_POS=$((1500 * i)):0,PYMESH_PCAP=$results/node$i.pcap,PYMESH_EXAMPLES=$root/examples")
+  # MICROPYPATH: the frozen modules (socket) and the tests' shared helpers (meshtest).
+  args+=(-i "micropython,PYMESH_AIR=$air,PYMESH_POS=$((1500 * i)):0,PYMESH_PCAP=$results/node$i.pcap,PYMESH_EXAMPLES=$root/examples,MICROPYPATH=.frozen:$root/py_tests/multi/lib")
 done
 MICROPY_MICROPYTHON="$fw" python3 - "${args[@]}" "${tests[@]}" <<'PY'
 import importlib.util, sys

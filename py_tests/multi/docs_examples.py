@@ -19,9 +19,9 @@ import socket
 import struct
 import time
 from network import LoRa
+from meshtest import ML_PREFIX as ML, all_routes, wait
 
 EXAMPLES = os.getenv("PYMESH_EXAMPLES")
-ML = "fdde:ad00:beef:0:0:ff:fe00:"
 
 
 class PycomLibMesh:
@@ -31,20 +31,6 @@ class PycomLibMesh:
 
     def __getattr__(self, name):
         return getattr(self.mesh, name)
-
-
-def wait(cond, seconds):
-    t0 = time.ticks_ms()
-    while True:
-        ok = cond()
-        if ok or time.ticks_diff(time.ticks_ms(), t0) >= seconds * 1000:
-            return ok
-        time.sleep_ms(50)
-
-
-def all_routes(mesh, n):
-    rs = mesh.routers()
-    return len(rs) == n and all(r.path_cost < 16 for r in rs)
 
 
 def recorder(g):

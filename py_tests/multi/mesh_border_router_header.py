@@ -8,32 +8,10 @@
 import struct
 import time
 import socket
-from network import LoRa
+from meshtest import ML_PREFIX, all_routes, start, wait
 
-ML_PREFIX = "fdde:ad00:beef:0:0:ff:fe00:"
 BR_PREFIX = "2001:cafe:cafe:cafe::/64"
 BORDER_ROUTER_HEADER_FORMAT = "!BHHHHHHHHH"  # Pycom's documentation
-
-
-def start():
-    lora = LoRa(mode=LoRa.LORA, region=LoRa.EU868, frequency=869525000, bandwidth=LoRa.BW_500KHZ, sf=7)
-    mesh = lora.Mesh()
-    mesh.cli("routerselectionjitter 1")
-    return lora, mesh
-
-
-def wait(cond, seconds):
-    t0 = time.ticks_ms()
-    while True:
-        ok = cond()
-        if ok or time.ticks_diff(time.ticks_ms(), t0) >= seconds * 1000:
-            return ok
-        time.sleep_ms(50)
-
-
-def all_routes(mesh, n):
-    rs = mesh.routers()
-    return len(rs) == n and all(r.path_cost < 16 for r in rs)
 
 
 def instance0():

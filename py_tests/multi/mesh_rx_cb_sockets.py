@@ -6,31 +6,9 @@
 # Two nodes 1.5 km apart, SF7/BW500 (see README.md here for how run-multitests.py syncs).
 import time
 import socket
-from network import LoRa
+from meshtest import all_routes, start, wait
 
 PORTS = (2001, 2002, 2003)
-
-
-def start():
-    lora = LoRa(mode=LoRa.LORA, region=LoRa.EU868, frequency=869525000, bandwidth=LoRa.BW_500KHZ, sf=7)
-    mesh = lora.Mesh()
-    mesh.cli("routerselectionjitter 1")
-    return lora, mesh
-
-
-def wait(cond, seconds):
-    t0 = time.ticks_ms()
-    while True:
-        ok = cond()
-        if ok or time.ticks_diff(time.ticks_ms(), t0) >= seconds * 1000:
-            return ok
-        time.sleep_ms(50)
-
-
-def all_routes(mesh, n):
-    # n routers known, each with a route (path cost 16 is Thread's "unreachable").
-    rs = mesh.routers()
-    return len(rs) == n and all(r.path_cost < 16 for r in rs)
 
 
 def instance0():
