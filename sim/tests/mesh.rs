@@ -635,3 +635,54 @@ fn a_36_node_grid_forms_one_partition() {
     assert!(all_attached(&sim), "every node still attached an hour later");
     assert_eq!(partitions(&sim).len(), 1, "still one partition an hour later");
 }
+
+/// A child that may not become a router (`routerrole disable`) keeps its parent with Child
+/// Update Requests (answered: counted); when the parent dies, it attaches again, to the other
+/// router in range (three unanswered keep-alives or the network id timeout, whichever first).
+#[test]
+fn a_child_whose_parent_dies_attaches_to_another() {
+    let mut sim = build(5, &line(3, 1000.0), eu868(7));
+    let ids: Vec<_> = sim.ids().collect();
+    let child = ids[1];
+    sim.with_node(child, |n, now| n.set_router_eligible(now, false))
+        .unwrap();
+    sim.run_until_cond(1800 * SECOND_US, |s| {
+        all_attached(s)
+            && partitions(s).len() == 1
+            && s.role(child).0 == Role::Child
+            && role_count(s, Role::Router) + role_count(s, Role::Leader) == 2
+    })
+    .expect("a leader, a router and the ineligible node as their child");
+    // Keep-alives go back and forth (LoRa child timeout 1209 s: one every 302-604 s).
+    let updates = |s: &pymesh_sim::des::Simulator| {
+        let c = &s.node(child).unwrap().mle().counters;
+        (c.rx_by_command[14], c.parent_changes)
+    };
+    let (answers0, _) = updates(&sim);
+    sim.run_for(1300 * SECOND_US);
+    let (answers1, parent_changes1) = updates(&sim);
+    assert!(answers1 >= answers0 + 2, "Child Update Responses: {answers0} -> {answers1}");
+    assert_eq!(sim.role(child).0, Role::Child, "still a child, of the same parent");
+    let parent_rloc16 = sim.node(child).unwrap().mle().next_hop(0xfffe).unwrap().0;
+    let parent = ids
+        .iter()
+        .copied()
+        .find(|&i| i != child && sim.node(i).unwrap().rloc16() == parent_rloc16)
+        .unwrap();
+    sim.kill(parent);
+    let t0 = sim.now_us();
+    let t = sim
+        .run_until_cond(t0 + 1800 * SECOND_US, |s| {
+            let n = s.node(child).unwrap();
+            n.role() == Role::Child && n.mle().counters.parent_changes > parent_changes1
+        })
+        .expect("attached to the other router within 30 minutes");
+    println!(
+        "re-attached {:.0} s after its parent died",
+        (t - t0) as f64 / 1e6
+    );
+}
+
+fn role_count(sim: &pymesh_sim::des::Simulator, role: Role) -> usize {
+    pymesh_sim::scenario::role_counts(sim)[role as usize]
+}
