@@ -8,6 +8,8 @@
 #   make size     size report of the Rust library (thumbv7em) and of the module in the qemu image
 #   make bench    convergence time and control airtime vs node count, in the simulator (build/bench.txt)
 #   make check-targets  build the core for every bare-metal target (no std, no alloc)
+#   make ot       build OpenThread's simulated node: build/ot/ot-cli-ftd (source from the openthread-sys crate)
+#   make test-interop  OpenThread simulation nodes and ours on OpenThread's medium (docs/interop.md)
 
 MPY_VERSION := 1.26.1
 BUILD := $(CURDIR)/build
@@ -34,7 +36,7 @@ UNIX_MAKE_ARGS := MICROPY_PY_BTREE=0 MICROPY_SSL_AXTLS=0 MICROPY_PY_SSL=0 MICROP
 QEMU_CC_FLAGS := -mthumb -mcpu=cortex-m3 -mfloat-abi=soft
 LIBGCC_ARM = $(shell arm-none-eabi-gcc $(QEMU_CC_FLAGS) -print-libgcc-file-name)
 
-.PHONY: all deps run test test-rust test-py test-multi test-qemu test-fuzz qemu size bench check-targets clean fmt
+.PHONY: all deps run test test-rust test-py test-multi test-qemu test-fuzz test-interop ot qemu size bench check-targets clean fmt
 
 all: $(UNIX_FW)
 
@@ -121,6 +123,18 @@ size: $(QEMU_FW)
 # A second table: delivery ratio and latency per hop over lines of 1-8 hops, 0-20 % loss.
 bench: $(MPY_DIR)/.ready
 	cargo run --release -p pymesh-sim --bin pymesh-bench -- --nodes $${BENCH_NODES:-10,36,50,100,300,1000} --out $(BUILD)/bench.txt
+
+# OpenThread's simulated Thread 1.1 CLI node, for the interop tests (tools/build-ot.sh).
+OT_CLI := $(BUILD)/ot/ot-cli-ftd
+
+ot: $(OT_CLI)
+
+$(OT_CLI): tools/build-ot.sh tools/openthread-sys.sha256
+	BUILD=$(BUILD) JOBS=$(JOBS) bash tools/build-ot.sh
+	@test -x $@
+
+test-interop: $(OT_CLI)
+	python3 tools/test-interop.py $(OT_CLI)
 
 fmt:
 	cargo fmt --all
