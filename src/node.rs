@@ -196,7 +196,10 @@ impl Node {
             security: frames::Security::new(&config.identity),
             mle_frame_counters: FrameCounterTable::new(),
             mac: Mac::new(
-                MacConfig::new(config.ext_addr, config.identity.pan_id, config.lora),
+                MacConfig {
+                    phy: config.timing.phy,
+                    ..MacConfig::new(config.ext_addr, config.identity.pan_id, config.lora)
+                },
                 mac_seed,
             ),
             ml_eid_iid,
