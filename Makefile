@@ -126,6 +126,7 @@ bench: $(MPY_DIR)/.ready
 
 # OpenThread's simulated Thread 1.1 CLI node, for the interop tests (tools/build-ot.sh).
 OT_CLI := $(BUILD)/ot/ot-cli-ftd
+OT_NODE := $(CARGO_TARGET_DIR)/release/pymesh-ot-node
 
 ot: $(OT_CLI)
 
@@ -133,8 +134,11 @@ $(OT_CLI): tools/build-ot.sh tools/openthread-sys.sha256
 	BUILD=$(BUILD) JOBS=$(JOBS) bash tools/build-ot.sh
 	@test -x $@
 
-test-interop: $(OT_CLI)
-	python3 tools/test-interop.py $(OT_CLI)
+$(OT_NODE): $(RUST_SOURCES) $(MPY_DIR)/.ready
+	cargo build --release -p pymesh-sim --bin pymesh-ot-node
+
+test-interop: $(OT_CLI) $(OT_NODE)
+	python3 tools/test-interop.py $(OT_CLI) $(OT_NODE)
 
 fmt:
 	cargo fmt --all

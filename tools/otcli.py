@@ -24,17 +24,24 @@ class OtError(Exception):
 
 
 class OtNode:
-    def __init__(self, binary, node_id, port_offset, workdir=None, log_path=None):
+    """An `ot-cli-ftd` process (or, through `PymeshNode`, one of ours that speaks its CLI)."""
+
+    tag = 'ot'
+
+    def __init__(self, binary, node_id, port_offset, workdir=None, log_path=None, args=None):
         self.node_id = node_id
         self.port_offset = port_offset
         self._own_dir = workdir is None
-        self.workdir = workdir or tempfile.mkdtemp(prefix=f'ot{node_id}-')
+        self.workdir = workdir or tempfile.mkdtemp(prefix=f'{self.tag}{node_id}-')
         env = dict(os.environ, PORT_OFFSET=str(port_offset))
         self._log = open(log_path, 'a') if log_path else None
+        argv = [os.path.abspath(binary)] + (args if args is not None else [str(node_id)])
         self.proc = subprocess.Popen(
-            [os.path.abspath(binary), str(node_id)],
+            argv,
             cwd=self.workdir, env=env,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            # Diagnostics go to the log (or ours), never between a command and its answer.
+            stderr=self._log if self._log else None,
             bufsize=0)
         self._lines = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -55,7 +62,7 @@ class OtNode:
                 while line.startswith('> '):
                     line = line[2:]
                 if self._log:
-                    self._log.write(f'[ot{self.node_id}] {line}\n')
+                    self._log.write(f'[{self.tag}{self.node_id}] {line}\n')
                     self._log.flush()
                 self._lines.put(line)
         self._lines.put(None)
@@ -70,7 +77,7 @@ class OtNode:
             except queue.Empty:
                 break
         if self._log:
-            self._log.write(f'[ot{self.node_id}] >>> {command}\n')
+            self._log.write(f'[{self.tag}{self.node_id}] >>> {command}\n')
         self.proc.stdin.write((command + '\n').encode())
         self.proc.stdin.flush()
         out = []
@@ -173,3 +180,14 @@ class OtNode:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class PymeshNode(OtNode):
+    """Our node on OpenThread's medium (`pymesh-ot-node`), driven with the same CLI commands."""
+
+    tag = 'pm'
+
+    def __init__(self, binary, node_id, port_offset, log_path=None, extra_args=()):
+        super().__init__(binary, node_id, port_offset, log_path=log_path,
+                         args=['--node-id', str(node_id), '--port-offset', str(port_offset),
+                               *extra_args])

@@ -13,7 +13,7 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from otcli import OtNode, OtError  # noqa: E402
+from otcli import OtNode, OtError, PymeshNode  # noqa: E402
 
 LOG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'build', 'interop')
 
@@ -39,7 +39,97 @@ def test_ot_pair(ot_cli, our_node, port_offset, log):
             raise OtError('two partitions')
 
 
-TESTS = [test_ot_pair]
+# Our node's network (NetworkIdentity::pymesh with Pymesh's default key), as an OpenThread
+# dataset: the OpenThread node must be configured with the same identity to be in it.
+PYMESH_DATASET = dict(
+    network_key='1234c0de1ab51234c0de1ab5ca1a110f',
+    panid=0x1234,
+    channel=11,
+    extpanid='dead00beef00cafe',
+    mesh_local_prefix='fdde:ad00:beef:0::',
+    network_name='Pymesh',
+)
+
+
+def pymesh_node(our_node, node_id, port_offset, log):
+    if not our_node:
+        raise OtError('needs the pymesh-ot-node binary (second argument)')
+    pcap = os.path.splitext(log)[0] + f'-pm{node_id}.pcap'
+    return PymeshNode(our_node, node_id, port_offset, log_path=log, extra_args=['--pcap', pcap])
+
+
+def same_partition(a, b):
+    pa, pb = a.value('partitionid'), b.value('partitionid')
+    if int(pa) != int(pb):
+        raise OtError(f'partition ids differ: {pa} and {pb}')
+
+
+def test_ot_leader_pymesh_child(ot_cli, our_node, port_offset, log):
+    """An OpenThread leader; our node attaches as its child."""
+    with OtNode(ot_cli, 1, port_offset, log_path=log) as ot:
+        ot.form(**PYMESH_DATASET)
+        ot.wait_state('leader', 15)
+        with pymesh_node(our_node, 2, port_offset, log) as pm:
+            ext = pm.value('extaddr')
+            pm.wait_state('child', 15)
+            children = ot.cmd('child table')
+            rows = [line for line in children if ext in line]
+            if len(rows) != 1:
+                raise OtError(f'OpenThread child table does not list {ext}: {children!r}')
+            # Our RLOC16 is a child id under the leader's router id, as OpenThread assigned it.
+            rloc16 = int(pm.value('rloc16'), 16)
+            if f'0x{rloc16:04x}' not in rows[0]:
+                raise OtError(f'our rloc16 {rloc16:04x} is not in {rows[0]!r}')
+            same_partition(ot, pm)
+
+
+def test_pymesh_leader_ot_child(ot_cli, our_node, port_offset, log):
+    """Our node leads a partition; an OpenThread node attaches as its child."""
+    with pymesh_node(our_node, 1, port_offset, log) as pm:
+        pm.wait_state('leader', 15)
+        with OtNode(ot_cli, 2, port_offset, log_path=log) as ot:
+            ot.form(**PYMESH_DATASET)
+            ot.wait_state('child', 15)
+            ext = ot.value('extaddr')
+            children = pm.cmd('child table')
+            if not any(ext in line for line in children):
+                raise OtError(f'our child table does not list {ext}: {children!r}')
+            same_partition(ot, pm)
+
+
+OTHER_KEY = '00112233445566778899aabbccddeeff'
+
+
+def test_other_key_no_attach(ot_cli, our_node, port_offset, log):
+    """Another network key: neither side attaches to the other, in either direction; each
+    forms its own partition."""
+    # An OpenThread leader with another key; our node (Pymesh's key) starts next to it.
+    with OtNode(ot_cli, 1, port_offset, log_path=log) as ot:
+        ot.form(**dict(PYMESH_DATASET, network_key=OTHER_KEY))
+        ot.wait_state('leader', 15)
+        with pymesh_node(our_node, 2, port_offset, log) as pm:
+            ext = pm.value('extaddr')
+            # Thread's profile: two Parent Requests (0.75 s + 1.25 s), then it leads alone.
+            pm.wait_state('leader', 15)
+            if any(ext in line for line in ot.cmd('child table') + ot.cmd('router table')):
+                raise OtError(f'OpenThread (other key) lists our node {ext}')
+            if int(ot.value('partitionid')) == int(pm.value('partitionid')):
+                raise OtError('one partition despite different keys')
+    # The reverse: our leader, an OpenThread node with another key starts next to it.
+    with pymesh_node(our_node, 1, port_offset, log) as pm:
+        pm.wait_state('leader', 15)
+        with OtNode(ot_cli, 2, port_offset, log_path=log) as ot:
+            ot.form(**dict(PYMESH_DATASET, network_key=OTHER_KEY))
+            ot.wait_state('leader', 30)
+            ext = ot.value('extaddr')
+            if any(ext in line for line in pm.cmd('child table') + pm.cmd('router table')):
+                raise OtError(f'our node lists OpenThread (other key) {ext}')
+            if int(ot.value('partitionid')) == int(pm.value('partitionid')):
+                raise OtError('one partition despite different keys')
+
+
+TESTS = [test_ot_pair, test_ot_leader_pymesh_child, test_pymesh_leader_ot_child,
+         test_other_key_no_attach]
 
 
 def main():
