@@ -97,6 +97,75 @@ def test_pymesh_leader_ot_child(ot_cli, our_node, port_offset, log):
             same_partition(ot, pm)
 
 
+def assert_role_history(node, child, leader):
+    """`counters mle` (OpenThread's format, ours too): was the node ever child / leader?"""
+    counters = {}
+    for line in node.cmd('counters mle'):
+        k, _, v = line.partition(':')
+        counters[k.strip()] = v.strip()
+    for role, expected in (('Child', child), ('Leader', leader)):
+        n = int(counters.get(f'Role {role}', '-1'))
+        if n < 0 or (n > 0) != expected:
+            raise OtError(f'node {node.node_id}: Role {role}: {n} (expected '
+                          f'{"some" if expected else "none"})')
+
+
+def link_to(node, router_id):
+    """`None` when `node` has a two-way link to router `router_id`, else why not."""
+    rows = [line for line in node.cmd('router table')
+            if line.strip('| ').split('|')[0].strip() == str(router_id)]
+    if len(rows) != 1:
+        return f'node {node.node_id} does not list router {router_id}'
+    cells = [c.strip() for c in rows[0].strip('|').split('|')]
+    # | ID | RLOC16 | Next Hop | Path Cost | LQ In | LQ Out | Age | Extended MAC | Link |
+    if cells[-1] != '1' or cells[4] == '0' or cells[5] == '0':
+        return f'node {node.node_id}: no two-way link to router {router_id}: {rows[0]!r}'
+    return None
+
+
+def wait_linked_routers(a, b, timeout=15):
+    """Each lists the other's router id in its router table, with a two-way link (link
+    quality in and out), within `timeout` seconds."""
+    ra, rb = int(a.value('rloc16'), 16) >> 10, int(b.value('rloc16'), 16) >> 10
+    why = []
+
+    def linked():
+        why[:] = [w for w in (link_to(a, rb), link_to(b, ra)) if w]
+        return not why
+    try:
+        a.wait_until(linked, timeout, interval=0.5, what='two-way router link')
+    except OtError as e:
+        raise OtError(f'{e}: {why}') from None
+
+
+def test_ot_child_becomes_router_under_pymesh_leader(ot_cli, our_node, port_offset, log):
+    """Our leader; an OpenThread node attaches as child, asks for a router id (Address
+    Solicit to our leader) and becomes a router linked with ours."""
+    with pymesh_node(our_node, 1, port_offset, log) as pm:
+        pm.wait_state('leader', 15)
+        with OtNode(ot_cli, 2, port_offset, log_path=log) as ot:
+            ot.cmd('routerselectionjitter 1')
+            ot.form(**PYMESH_DATASET)
+            ot.wait_state('router', 30)
+            assert_role_history(ot, child=True, leader=False)
+            same_partition(ot, pm)
+            wait_linked_routers(pm, ot)
+
+
+def test_pymesh_child_becomes_router_under_ot_leader(ot_cli, our_node, port_offset, log):
+    """An OpenThread leader; our node attaches as child, asks for a router id and becomes a
+    router linked with OpenThread's."""
+    with OtNode(ot_cli, 1, port_offset, log_path=log) as ot:
+        ot.form(**PYMESH_DATASET)
+        ot.wait_state('leader', 15)
+        with pymesh_node(our_node, 2, port_offset, log) as pm:
+            pm.cmd('routerselectionjitter 1')
+            pm.wait_state('router', 30)
+            assert_role_history(pm, child=True, leader=False)
+            same_partition(ot, pm)
+            wait_linked_routers(ot, pm)
+
+
 OTHER_KEY = '00112233445566778899aabbccddeeff'
 
 
@@ -129,7 +198,8 @@ def test_other_key_no_attach(ot_cli, our_node, port_offset, log):
 
 
 TESTS = [test_ot_pair, test_ot_leader_pymesh_child, test_pymesh_leader_ot_child,
-         test_other_key_no_attach]
+         test_other_key_no_attach, test_ot_child_becomes_router_under_pymesh_leader,
+         test_pymesh_child_becomes_router_under_ot_leader]
 
 
 def main():
