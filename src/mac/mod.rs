@@ -999,7 +999,17 @@ impl Mac {
                 .as_ref()
                 .map(|c| self.airtime(c.frame.len()))
                 .unwrap_or(Duration::ZERO);
-            let hop = airtime.millis() + self.ack_timeout.millis();
+            // A hop is the frame and its ack. On LoRa the ack's whole wait counts (its margin
+            // is of the order of the airtimes); on 802.15.4 that 50 ms margin would be ten
+            // frame times, and an OpenThread peer answers within a millisecond.
+            let hop = match self.config.phy {
+                Phy::LoRa => airtime.millis() + self.ack_timeout.millis(),
+                Phy::Ieee802154 => {
+                    airtime.millis()
+                        + self.config.phy.ack_turnaround().millis()
+                        + self.airtime(ACK_FRAME_LEN).millis()
+                }
+            };
             let pause = 3 * hop + self.rng.range_u32(0, airtime.millis() as u32) as u64;
             self.pacing_until = now + Duration::from_millis(pause);
             self.counters.tx_acked += 1;

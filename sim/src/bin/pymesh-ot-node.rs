@@ -1,7 +1,9 @@
 //! `pymesh-ot-node`: one of our nodes, in real time, on OpenThread's simulation medium
 //! ([`pymesh_sim::ot_medium`]), driven like `ot-cli-ftd` over stdin: each line is an
 //! OpenThread CLI command (the subset `pymesh::cli` implements, Pycom's `cli()`), answered with
-//! its output and `Done`, or with `Error N: ...`.
+//! its output and `Done`, or with `Error N: ...`; `ping <addr> [size]` answers when the reply
+//! came (or 3.2 s passed), with OpenThread's reply and statistics lines; `pymesh counters`
+//! prints every layer's counters (Rust debug format); `exit` ends it.
 //!
 //! ```text
 //! pymesh-ot-node --node-id N [--port-offset P] [--channel C] [--key HEX32] [--panid HEX]
@@ -25,6 +27,7 @@ use pymesh::mle::Timing;
 use pymesh::node::{NetworkIdentity, Node, NodeConfig};
 use pymesh::radio::region::{LoRaParams, Region};
 use pymesh::radio::{LoRaConfig, Radio};
+use pymesh::time::{Duration, Instant};
 use pymesh::wire::{ExtAddress, PanId};
 use pymesh_sim::medium::Clock;
 use pymesh_sim::ot_medium::{OtMediumConfig, OtMediumRadio};
@@ -173,10 +176,29 @@ fn main() -> ExitCode {
     });
 
     let stdout = std::io::stdout();
+    // A `ping` waiting for its reply: no other command is read until it is answered (as
+    // OpenThread's CLI, which prints `Done` after the statistics).
+    let mut ping: Option<Instant> = None;
+    let mut ping_seq: u16 = 0;
     loop {
         let now = clock.now();
         node.poll(now, &mut radio);
-        loop {
+        if let Some(deadline) = ping {
+            let mut text = String::new();
+            if let Some(r) = node.take_ping_reply() {
+                let _ = std::fmt::Write::write_fmt(&mut text, format_args!("{r}\r\n"));
+                let _ = pymesh::cli::ping_statistics(&mut text, Some(r.time));
+            } else if now >= deadline {
+                let _ = pymesh::cli::ping_statistics(&mut text, None);
+            }
+            if !text.is_empty() {
+                ping = None;
+                let mut out = stdout.lock();
+                let _ = write!(out, "{text}Done\r\n");
+                let _ = out.flush();
+            }
+        }
+        while ping.is_none() {
             match cmd_rx.try_recv() {
                 Ok(line) => {
                     let line = line.trim();
@@ -186,9 +208,38 @@ fn main() -> ExitCode {
                         let _ = out.flush();
                         return ExitCode::SUCCESS;
                     }
-                    if !line.is_empty() {
+                    let now = clock.now();
+                    if pymesh::cli::is_ping(line) {
+                        // Replies to earlier pings are stale now.
+                        while node.take_ping_reply().is_some() {}
+                        ping_seq = ping_seq.wrapping_add(1);
+                        match pymesh::cli::start_ping(&mut node, now, line, ping_seq) {
+                            // The firmware's wait (`pymesh_cli`): 40 frame times + 3 s.
+                            Ok(()) => {
+                                ping = Some(
+                                    now + Duration::from_millis(
+                                        node.config().timing.frame_time.millis() * 40 + 3000,
+                                    ),
+                                )
+                            }
+                            Err(e) => {
+                                let _ = out.write_all(e.as_bytes());
+                            }
+                        }
+                    } else if line == "pymesh counters" {
+                        // Every drop counter of every layer (not an OpenThread command).
+                        let _ = write!(
+                            out,
+                            "{:?}\r\n{:?}\r\n{:?}\r\n{:?}\r\n{:?}\r\nDone\r\n",
+                            node.mac_counters(),
+                            node.rx_drops(),
+                            node.net_counters(),
+                            node.reassembly_counters(),
+                            radio.stats()
+                        );
+                    } else if !line.is_empty() {
                         let mut text = String::new();
-                        let _ = pymesh::cli::execute(Some(&mut node), clock.now(), line, &mut text);
+                        let _ = pymesh::cli::execute(Some(&mut node), now, line, &mut text);
                         let _ = out.write_all(text.as_bytes());
                         if !text.starts_with("Error ") {
                             let _ = write!(out, "Done\r\n");
