@@ -715,7 +715,10 @@ impl Node {
                 .take(4)
                 .map(|a| a.address)
                 .collect(),
-            is_router: role.is_router_or_leader(),
+            // OpenThread subscribes every attached FTD, children too, to the all-routers groups
+            // (`Mle::HandleChildStart`): Address Queries go to ff03::2 and an FTD child answers
+            // for itself (its parent does not answer for FTD children).
+            is_router: attached,
         }
     }
 
@@ -735,7 +738,22 @@ impl Node {
             Delivery::Socket { .. } => {
                 self.datagrams_queued = self.datagrams_queued.saturating_add(1)
             }
-            Delivery::Icmp { .. } | Delivery::Dropped(_) | Delivery::Mle(_) | Delivery::Tmf(_) => {}
+            // TMF behind extension headers: realm-local multicast carries an MPL option (an
+            // OpenThread Address Query to ff03::2). Plain UDP ones went to `handle_tmf` before.
+            Delivery::Tmf(meta) => {
+                let Ok(bytes) = Vec::from_slice(datagram) else {
+                    self.drops.not_handled += 1;
+                    return;
+                };
+                let d = frames::Datagram {
+                    bytes,
+                    src: meta.src,
+                    dst: meta.dst,
+                    udp: Some((meta.src_port, meta.dst_port, meta.payload_offset)),
+                };
+                self.handle_tmf(now, &d, meta.payload_offset);
+            }
+            Delivery::Icmp { .. } | Delivery::Dropped(_) | Delivery::Mle(_) => {}
         }
     }
 
@@ -1202,6 +1220,24 @@ impl Node {
                     token,
                     &mut send,
                 );
+            }
+        } else if msg.uri_path_is(tmf::uri::ADDRESS_QUERY) {
+            // Someone resolves an EID (OpenThread does so before sending to an ML-EID it has
+            // not heard from). We answer for our own ML-EID and SLAAC addresses, as an
+            // OpenThread FTD does; a parent answering for its children's is not done yet.
+            let ours = tlvs.target_eid().filter(|t| {
+                *t == self.ml_eid() || self.slaac.addresses().iter().any(|a| a.address == *t)
+            });
+            let attached = matches!(self.mle.role(), Role::Child | Role::Router | Role::Leader);
+            if let (Some(target), true) = (ours, attached) {
+                let message_id = self.rng.next_u32() as u16;
+                send(MleCommand::AddressNotify {
+                    to_rloc16: from_rloc16,
+                    message_id,
+                    token: message_id.to_be_bytes(),
+                    target,
+                    ml_eid_iid: self.ml_eid_iid,
+                });
             }
         } else if msg.msg_type == MessageType::Acknowledgement {
             let status = tlvs.status().unwrap_or(1);

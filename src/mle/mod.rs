@@ -425,6 +425,15 @@ pub enum MleCommand {
         token: [u8; 2],
         assigned: Option<u8>,
     },
+    /// TMF Address Notification (a/an, confirmable) to `to_rloc16`, who asked where `target`
+    /// (one of our addresses) lives: at our RLOC16, with our ML-EID's interface identifier.
+    AddressNotify {
+        to_rloc16: u16,
+        message_id: u16,
+        token: [u8; 2],
+        target: crate::wire::Ipv6Address,
+        ml_eid_iid: [u8; 8],
+    },
 }
 
 /// MLE counters, as OpenThread's `counters mle` prints them.
