@@ -415,17 +415,38 @@ impl Node {
             self.send(now, &c);
         }
         self.sync_leadership(now);
-        // Anything queued above may go out now (MAC timers permitting).
+        // Anything queued above may go out now (MAC timers permitting). Frames that arrived
+        // meanwhile (this poll reads the radio too, and has acked them) are handled as well:
+        // dropping them lost the echo reply an OpenThread node sent 8 us after our ack.
         self.mac.set_short_address(self.mle.rloc16());
-        let lookup = Lookup(&self.mle);
-        self.mac.poll(
-            now,
-            radio,
-            &self.security.keys,
-            &lookup,
-            &mut |_| {},
-            &mut |_, _| {},
-        );
+        let mut late: Vec<RxFrame, 8> = Vec::new();
+        {
+            let lookup = Lookup(&self.mle);
+            self.mac.poll(
+                now,
+                radio,
+                &self.security.keys,
+                &lookup,
+                &mut |ind: mac::RxIndication<'_>| {
+                    let Ok(payload) = Vec::from_slice(ind.payload) else {
+                        return;
+                    };
+                    let _ = late.push(RxFrame {
+                        src: ind.src,
+                        src_ext: ind.src_ext,
+                        dst: ind.dst,
+                        rssi: ind.rssi_dbm,
+                        link_margin: ind.link_margin_db,
+                        payload,
+                    });
+                },
+                &mut |_, _| {},
+            );
+        }
+        result.frames_received += late.len() as u16;
+        for f in &late {
+            self.handle_frame(now, f);
+        }
         result
     }
 
