@@ -3,7 +3,7 @@
 #   make deps     install what the build needs (Debian packages, rustup targets, MicroPython source)
 #   make          build the unix firmware: build/unix/micropython (simulated LoRa medium)
 #   make run      start a node's REPL on the simulated mesh
-#   make test     run every test (Rust, simulator, MicroPython unix, qemu smoke test, fuzz smoke)
+#   make test     run every test (Rust, simulator, MicroPython unix, qemu smoke test, fuzz smoke, OpenThread interop)
 #   make qemu     build the qemu firmware: build/qemu/firmware.elf (Cortex-M3, mps2-an385)
 #   make size     size report of the Rust library (thumbv7em) and of the module in the qemu image
 #   make bench    convergence time and control airtime vs node count, in the simulator (build/bench.txt)
@@ -86,7 +86,7 @@ $(QEMU_FW): $(QEMU_RUST_LIB) $(SHIM_SOURCES) boards/qemu/manifest.py boards/qemu
 run: $(UNIX_FW)
 	@bash tools/run-node.sh $(UNIX_FW)
 
-test: test-rust test-py test-multi test-qemu test-fuzz
+test: test-rust test-py test-multi test-qemu test-fuzz test-interop
 
 test-rust: $(MPY_DIR)/.ready
 	cargo test --workspace --exclude pymesh-qemu

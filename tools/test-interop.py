@@ -166,6 +166,77 @@ def test_pymesh_child_becomes_router_under_ot_leader(ot_cli, our_node, port_offs
             wait_linked_routers(ot, pm)
 
 
+def ping(src, dst_addr):
+    """One echo request from `src` to `dst_addr`; raises unless its reply came back."""
+    out = src.cmd(f'ping {dst_addr}', timeout=10)
+    if not any('1 packets received' in line for line in out):
+        raise OtError(f'node {src.node_id}: ping {dst_addr}: {out!r}')
+
+
+def addresses(node):
+    """A node's RLOC, ML-EID and link-local address, from `ipaddr`."""
+    found = {}
+    for a in node.cmd('ipaddr'):
+        if a.startswith('fe80:'):
+            found['link-local'] = a
+        elif a.startswith('fdde:ad00:beef:0:0:ff:fe00:'):
+            if not a.endswith(':fc00'):
+                found['rloc'] = a
+        elif a.startswith('fdde:ad00:beef:0:'):
+            found['ml-eid'] = a
+    if len(found) != 3:
+        raise OtError(f'node {node.node_id}: ipaddr {found!r}')
+    return found
+
+
+def ping_both_ways(ot, pm):
+    """Pings OpenThread -> ours and ours -> OpenThread at every address of the other node."""
+    ot_addrs, pm_addrs = addresses(ot), addresses(pm)
+    # Ours sends no Address Query yet: an ML-EID it never heard from has no route.
+    try:
+        pm.cmd(f'ping {ot_addrs["ml-eid"]}')
+        raise OtError('our node reached an ML-EID it never heard from: address query works; '
+                      'drop this check')
+    except OtError as e:
+        if 'NoRoute' not in str(e):
+            raise
+    # OpenThread resolves our ML-EID with an Address Query (a/aq to ff03::2, MPL); our node
+    # answers with an Address Notification (a/an) whether it is child or leader.
+    ping(ot, pm_addrs['ml-eid'])
+    for kind in ('rloc', 'link-local'):
+        ping(ot, pm_addrs[kind])
+    # That ping came from OpenThread's ML-EID: ours now knows where it lives.
+    for kind in ('rloc', 'ml-eid', 'link-local'):
+        ping(pm, ot_addrs[kind])
+
+
+def test_ping_child_and_parent(ot_cli, our_node, port_offset, log):
+    """ICMPv6 echo both ways between a parent and its child, in both arrangements (our child
+    of an OpenThread leader, an OpenThread child of our leader), to the RLOC, the ML-EID (found
+    by OpenThread's Address Query, answered by ours) and the link-local address, and to the
+    leader's ALOC."""
+    with OtNode(ot_cli, 1, port_offset, log_path=log) as ot:
+        ot.form(**PYMESH_DATASET)
+        ot.wait_state('leader', 15)
+        with pymesh_node(our_node, 2, port_offset, log) as pm:
+            try:
+                pm.wait_state('child', 15)
+                ping_both_ways(ot, pm)
+                ping(pm, 'fdde:ad00:beef:0:0:ff:fe00:fc00')
+            finally:
+                pm.cmd('pymesh counters')
+    with pymesh_node(our_node, 3, port_offset, log) as pm:
+        pm.wait_state('leader', 15)
+        with OtNode(ot_cli, 4, port_offset, log_path=log) as ot:
+            try:
+                ot.form(**PYMESH_DATASET)
+                ot.wait_state('child', 15)
+                ping_both_ways(ot, pm)
+                ping(ot, 'fdde:ad00:beef:0:0:ff:fe00:fc00')
+            finally:
+                pm.cmd('pymesh counters')
+
+
 OTHER_KEY = '00112233445566778899aabbccddeeff'
 
 
@@ -199,7 +270,7 @@ def test_other_key_no_attach(ot_cli, our_node, port_offset, log):
 
 TESTS = [test_ot_pair, test_ot_leader_pymesh_child, test_pymesh_leader_ot_child,
          test_other_key_no_attach, test_ot_child_becomes_router_under_pymesh_leader,
-         test_pymesh_child_becomes_router_under_ot_leader]
+         test_pymesh_child_becomes_router_under_ot_leader, test_ping_child_and_parent]
 
 
 def main():
