@@ -410,7 +410,7 @@ pub enum MleCommand {
         message_id: u16,
         token: [u8; 2],
     },
-    /// TMF Server Data (`n/sd`) to the leader: this node's border-router prefixes (Thread
+    /// TMF Server Data (`a/sd`) to the leader: this node's border-router prefixes (Thread
     /// Network Data TLVs; empty to withdraw them).
     ServerData {
         leader_rloc16: u16,
