@@ -474,12 +474,17 @@ impl Node {
         }
     }
 
-    /// Remembers that mesh-local EID `eid` was heard from `rloc16` (OpenThread's "snooped"
-    /// address cache): answers can then reach it without an address query.
+    /// Remembers that EID `eid` was heard from `rloc16` (OpenThread's "snooped" address
+    /// cache): answers can then reach it without an address query. Mesh-local EIDs and
+    /// addresses in border-router prefixes (an OpenThread node's SLAAC address); not link-local
+    /// or multicast sources, nor locators (RLOC/ALOC: their RLOC16 is in the address).
     fn snoop_eid(&mut self, eid: Ipv6Address, rloc16: u16) {
         let iid = eid.iid();
-        if eid.prefix64() != self.config.identity.mesh_local_prefix
-            || iid[..6] == [0, 0, 0, 0xff, 0xfe, 0]
+        let mesh_local = eid.prefix64() == self.config.identity.mesh_local_prefix;
+        if (mesh_local && iid[..6] == [0, 0, 0, 0xff, 0xfe, 0])
+            || eid.is_multicast()
+            || eid.0[..8] == [0xfe, 0x80, 0, 0, 0, 0, 0, 0]
+            || eid.0 == [0; 16]
         {
             return;
         }
@@ -494,6 +499,11 @@ impl Node {
     /// ALOC), or a mesh-local EID seen recently (address query is not implemented yet).
     fn locator_of(&self, dst: &Ipv6Address) -> Option<u16> {
         let iid = dst.iid();
+        // An EID heard from recently (in a border-router prefix too: the node that sent from
+        // it is on the mesh, not behind the border router).
+        if let Some((_, r)) = self.eid_cache.iter().find(|(e, _)| e == dst) {
+            return Some(*r);
+        }
         if dst.prefix64() != self.config.identity.mesh_local_prefix {
             // Outside the mesh: the border router announcing the best prefix for it.
             let mle = &self.mle;
@@ -1017,6 +1027,7 @@ impl Node {
             return;
         }
         self.slaac.update(&self.netdata);
+        self.sync_lowpan_contexts();
         self.mle
             .set_network_data_versions(ld.data_version, ld.stable_data_version);
         self.mle.request_data_response();
@@ -1062,8 +1073,28 @@ impl Node {
         self.mle
             .set_network_data_versions(leader.version(), leader.stable_version());
         self.slaac.update(&self.netdata);
+        self.sync_lowpan_contexts();
         self.mle.request_data_response();
         self.sync_border_router(now);
+    }
+
+    /// 6LoWPAN contexts: 0 for the mesh-local prefix, then those of the network data's
+    /// prefixes (1-15). OpenThread compresses addresses in a border-router prefix with its
+    /// context; without it such a datagram could not be decompressed here.
+    fn sync_lowpan_contexts(&mut self) {
+        let mut table =
+            sixlowpan::ContextTable::with_mesh_local_prefix(self.config.identity.mesh_local_prefix);
+        for c in self.netdata.contexts() {
+            if c.context_id != 0 {
+                let _ = table.insert(sixlowpan::Context {
+                    id: c.context_id,
+                    prefix: c.prefix,
+                    prefix_len: c.length,
+                    compress: c.compress,
+                });
+            }
+        }
+        self.security.contexts = table;
     }
 
     /// Registers this node's border-router prefixes with the leader (directly on the leader,
