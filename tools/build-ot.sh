@@ -43,7 +43,8 @@ if [ ! -f "$src/CMakeLists.txt" ]; then
 fi
 
 # OT_THREAD_VERSION=1.1: the version this project implements. OT_MAC_FILTER: the allowlists
-# the multi-hop interop tests build their lines with. The simulation platform's radio is UDP
+# the multi-hop interop tests build their lines with. OT_BORDER_ROUTER: `prefix add` and
+# `netdata register`, for the border-router prefix tests. The simulation platform's radio is UDP
 # multicast on loopback (see sim/src/ot_medium.rs for the frame format).
 cmake_dir=$OT_BUILD/cmake
 cmake_args=(
@@ -55,6 +56,7 @@ cmake_args=(
   -DOT_APP_NCP=OFF -DOT_APP_RCP=OFF
   -DOT_THREAD_VERSION=1.1
   -DOT_MAC_FILTER=ON
+  -DOT_BORDER_ROUTER=ON
   -DBUILD_TESTING=OFF
 )
 # Reconfigure from scratch when the arguments change (they are recorded beside the build).

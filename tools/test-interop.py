@@ -51,11 +51,14 @@ PYMESH_DATASET = dict(
 )
 
 
-def pymesh_node(our_node, node_id, port_offset, log):
+def pymesh_node(our_node, node_id, port_offset, log, allow=None):
     if not our_node:
         raise OtError('needs the pymesh-ot-node binary (second argument)')
     pcap = os.path.splitext(log)[0] + f'-pm{node_id}.pcap'
-    return PymeshNode(our_node, node_id, port_offset, log_path=log, extra_args=['--pcap', pcap])
+    extra = ['--pcap', pcap]
+    if allow:
+        extra += ['--allow', ','.join(str(n) for n in allow)]
+    return PymeshNode(our_node, node_id, port_offset, log_path=log, extra_args=extra)
 
 
 def same_partition(a, b):
@@ -108,6 +111,19 @@ def assert_role_history(node, child, leader):
         if n < 0 or (n > 0) != expected:
             raise OtError(f'node {node.node_id}: Role {role}: {n} (expected '
                           f'{"some" if expected else "none"})')
+
+
+def routed_router_ids(node):
+    """The router ids a node has a route to, from its `router table` (OpenThread's format,
+    ours too): itself, its linked neighbours (Link 1) and routers with a next hop (not 63)."""
+    own = int(node.value('rloc16'), 16) >> 10
+    ids = {own}
+    for line in node.cmd('router table'):
+        cells = [c.strip() for c in line.strip('|').split('|')]
+        # | ID | RLOC16 | Next Hop | Path Cost | LQ In | LQ Out | Age | Extended MAC | Link |
+        if cells and cells[0].isdigit() and (cells[-1] == '1' or cells[2] != '63'):
+            ids.add(int(cells[0]))
+    return ids
 
 
 def link_to(node, router_id):
@@ -237,6 +253,113 @@ def test_ping_child_and_parent(ot_cli, our_node, port_offset, log):
                 pm.cmd('pymesh counters')
 
 
+def slaac_in(node, prefix):
+    """The node's addresses inside `prefix` (a /64 given as 'fd00:7::'), from `ipaddr`."""
+    head = prefix.rstrip(':').split(':')
+    found = []
+    for a in node.cmd('ipaddr'):
+        parts = a.split(':')
+        if parts[:len(head)] == head and not a.startswith('fdde:ad00:beef:'):
+            found.append(a)
+    return found
+
+
+def test_border_router_prefixes_both_ways(ot_cli, our_node, port_offset, log):
+    """A border-router prefix set on an OpenThread leader gives our child a SLAAC address in
+    it; one set on our child (Server Data to the OpenThread leader) gives OpenThread one; both
+    answer pings there. Then the same with our node leading and an OpenThread child."""
+    for ours_lead in (False, True):
+        ot_id, pm_id = (2, 1) if ours_lead else (1, 2)
+        # The leader first, alone; then the other node.
+        pm = ot = None
+        try:
+            if ours_lead:
+                pm = pymesh_node(our_node, pm_id, port_offset, log)
+                pm.wait_state('leader', 15)
+                ot = OtNode(ot_cli, ot_id, port_offset, log_path=log)
+                ot.form(**PYMESH_DATASET)
+                ot.wait_state('child', 15)
+            else:
+                ot = OtNode(ot_cli, ot_id, port_offset, log_path=log)
+                ot.form(**PYMESH_DATASET)
+                ot.wait_state('leader', 15)
+                pm = pymesh_node(our_node, pm_id, port_offset, log)
+                pm.wait_state('child', 15)
+            ot.cmd('prefix add fd00:7::/64 paros med')
+            ot.cmd('netdata register')
+            pm.cmd('prefix add fd00:8::/64 paros med')
+            pm.cmd('netdata register')
+            for node, prefix in ((pm, 'fd00:7::'), (ot, 'fd00:8::'), (pm, 'fd00:8::'),
+                                 (ot, 'fd00:7::')):
+                node.wait_until(lambda: len(slaac_in(node, prefix)) == 1, 15,
+                                what=f'one SLAAC address in {prefix}/64')
+            ping(ot, slaac_in(pm, 'fd00:7::')[0])
+            ping(ot, slaac_in(pm, 'fd00:8::')[0])
+            netdata = ' '.join(ot.cmd('netdata show'))
+            for prefix in ('fd00:7:0:0::/64', 'fd00:8:0:0::/64'):
+                if prefix not in netdata:
+                    raise OtError(f'OpenThread network data lacks {prefix}: {netdata}')
+        finally:
+            if pm:
+                try:
+                    pm.cmd('pymesh counters')
+                except OtError:
+                    pass
+                pm.close()
+            if ot:
+                ot.close()
+
+
+def test_mixed_line_of_four(ot_cli, our_node, port_offset, log):
+    """A line ours(1) - OpenThread(2) - ours(3) - OpenThread(4), each hearing only its
+    neighbours (node id allowlists on both sides): one partition, all four routers, and
+    pings between the two ends in both directions, three hops through both implementations."""
+    neighbours = {1: [2], 2: [1, 3], 3: [2, 4], 4: [3]}
+    nodes = {}
+    try:
+        ot2 = nodes[2] = OtNode(ot_cli, 2, port_offset, log_path=log)
+        for n in neighbours[2]:
+            ot2.cmd(f'nodeidfilter allow {n}')
+        ot2.cmd('routerselectionjitter 1')
+        ot2.form(**PYMESH_DATASET)
+        ot2.wait_state('leader', 15)
+        for n in (1, 3):
+            pm = nodes[n] = pymesh_node(our_node, n, port_offset, log,
+                                        allow=neighbours[n])
+            pm.cmd('routerselectionjitter 1')
+        # Node 4 attaches through node 3, which must be a router first.
+        nodes[3].wait_state('router', 30)
+        ot4 = nodes[4] = OtNode(ot_cli, 4, port_offset, log_path=log)
+        for n in neighbours[4]:
+            ot4.cmd(f'nodeidfilter allow {n}')
+        ot4.cmd('routerselectionjitter 1')
+        ot4.form(**PYMESH_DATASET)
+        for n, node in nodes.items():
+            node.wait_state(('router', 'leader'), 40)
+        # Routes to every router, from the Route64 of the Advertisements relayed hop by hop.
+        ids = {n: int(node.value('rloc16'), 16) >> 10 for n, node in nodes.items()}
+        for n, node in nodes.items():
+            node.wait_until(lambda: routed_router_ids(node) >= set(ids.values()), 60,
+                            interval=1, what=f'routes to routers {sorted(ids.values())}')
+        partitions = {n: int(node.value('partitionid')) for n, node in nodes.items()}
+        if len(set(partitions.values())) != 1:
+            raise OtError(f'partition ids {partitions}')
+        rloc = {n: addresses(node)['rloc'] for n, node in nodes.items()}
+        ping(nodes[1], rloc[4])
+        ping(nodes[4], rloc[1])
+        ping(nodes[3], rloc[1])
+        ping(nodes[1], rloc[3])
+    finally:
+        for n, node in nodes.items():
+            try:
+                node.cmd('router table')  # into the log, for the reader of a failure
+                if isinstance(node, PymeshNode):
+                    node.cmd('pymesh counters')
+            except OtError:
+                pass
+            node.close()
+
+
 OTHER_KEY = '00112233445566778899aabbccddeeff'
 
 
@@ -270,7 +393,8 @@ def test_other_key_no_attach(ot_cli, our_node, port_offset, log):
 
 TESTS = [test_ot_pair, test_ot_leader_pymesh_child, test_pymesh_leader_ot_child,
          test_other_key_no_attach, test_ot_child_becomes_router_under_pymesh_leader,
-         test_pymesh_child_becomes_router_under_ot_leader, test_ping_child_and_parent]
+         test_pymesh_child_becomes_router_under_ot_leader, test_ping_child_and_parent,
+         test_border_router_prefixes_both_ways, test_mixed_line_of_four]
 
 
 def main():

@@ -61,6 +61,9 @@ pub struct OtMediumConfig {
     pub channel: u8,
     /// Writes every frame seen on the medium (ours included, acks included) to this pcap.
     pub pcap_path: Option<String>,
+    /// Hear only these node ids (OpenThread's `nodeidfilter allow`): topologies on a medium
+    /// where everyone hears everyone. `None`: hear all.
+    pub allowed_node_ids: Option<Vec<u16>>,
 }
 
 /// Counters of what the receive thread saw.
@@ -70,6 +73,8 @@ pub struct OtMediumStats {
     pub received: u64,
     /// Frames on other channels.
     pub other_channel: u64,
+    /// Frames from node ids outside `allowed_node_ids`.
+    pub filtered: u64,
     /// Datagrams too short or with a bad FCS.
     pub malformed: u64,
     /// Frames we sent.
@@ -158,6 +163,7 @@ impl OtMediumRadio {
         ));
         let rx_shared = Arc::clone(&shared);
         let channel = config.channel;
+        let allowed = config.allowed_node_ids.clone();
         std::thread::Builder::new()
             .name("pymesh-ot-rx".into())
             .spawn(move || {
@@ -179,6 +185,11 @@ impl OtMediumRadio {
                     }
                     if from.port() == my_port {
                         continue; // our own frame, looped back
+                    }
+                    let sender = from.port().wrapping_sub(port);
+                    if allowed.as_ref().is_some_and(|a| !a.contains(&sender)) {
+                        s.stats.filtered += 1;
+                        continue;
                     }
                     if ch != channel {
                         s.stats.other_channel += 1;

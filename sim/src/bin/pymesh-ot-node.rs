@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! pymesh-ot-node --node-id N [--port-offset P] [--channel C] [--key HEX32] [--panid HEX]
-//!                [--extaddr HEX16] [--seed S] [--pcap FILE]
+//!                [--extaddr HEX16] [--seed S] [--pcap FILE] [--allow ID,ID...]
 //! ```
 //!
 //! The node runs Thread's timing profile ([`Timing::thread`]): OpenThread's MLE timers, and a
@@ -16,7 +16,8 @@
 //! (ignored by this medium) and the spreading factor the link margin is measured against.
 //! The network identity is Pymesh's (`NetworkIdentity::pymesh`): PAN ID 0x1234, extended PAN
 //! ID dead00beef00cafe, mesh-local prefix fdde:ad00:beef:0::/64, network name "Pymesh", key
-//! sequence 0, with `--key`/`--channel`/`--panid` to change those.
+//! sequence 0, with `--key`/`--channel`/`--panid` to change those. `--allow` hears only the
+//! given node ids, as OpenThread's `nodeidfilter allow`.
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
@@ -33,7 +34,7 @@ use pymesh_sim::medium::Clock;
 use pymesh_sim::ot_medium::{OtMediumConfig, OtMediumRadio};
 
 const USAGE: &str = "usage: pymesh-ot-node --node-id N [--port-offset P] [--channel C] \
-[--key HEX32] [--panid HEX] [--extaddr HEX16] [--seed S] [--pcap FILE]";
+[--key HEX32] [--panid HEX] [--extaddr HEX16] [--seed S] [--pcap FILE] [--allow ID,ID...]";
 
 struct Options {
     medium: OtMediumConfig,
@@ -65,6 +66,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             node_id: 0,
             channel: NetworkIdentity::pymesh(NetworkIdentity::DEFAULT_KEY).channel,
             pcap_path: None,
+            allowed_node_ids: None,
         },
         key: NetworkIdentity::DEFAULT_KEY,
         pan_id: NetworkIdentity::pymesh(NetworkIdentity::DEFAULT_KEY)
@@ -94,6 +96,12 @@ fn parse(args: &[String]) -> Result<Options, String> {
             }
             "--seed" => o.seed = Some(val()?.parse().map_err(|_| "bad --seed")?),
             "--pcap" => o.medium.pcap_path = Some(val()?.clone()),
+            "--allow" => {
+                let ids: Result<Vec<u16>, _> =
+                    val()?.split(',').map(|s| s.trim().parse()).collect();
+                o.medium.allowed_node_ids =
+                    Some(ids.map_err(|_| "--allow: node ids, comma-separated")?);
+            }
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
