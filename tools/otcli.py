@@ -44,6 +44,8 @@ class OtNode:
             stderr=self._log if self._log else None,
             bufsize=0)
         self._lines = queue.Queue()
+        # Lines printed outside any command's answer (a received UDP datagram, ...).
+        self.unsolicited = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -72,10 +74,13 @@ class OtNode:
         # Lines printed before this command (asynchronous output) are not its answer.
         while True:
             try:
-                if self._lines.get_nowait() is None:
-                    raise OtError(f'node {self.node_id} exited')
+                line = self._lines.get_nowait()
             except queue.Empty:
                 break
+            if line is None:
+                raise OtError(f'node {self.node_id} exited')
+            if line:
+                self.unsolicited.append(line)
         if self._log:
             self._log.write(f'[{self.tag}{self.node_id}] >>> {command}\n')
         self.proc.stdin.write((command + '\n').encode())
@@ -103,6 +108,27 @@ class OtNode:
                 raise OtError(f'node {self.node_id}: {command!r}: {line}')
             if line:
                 out.append(line)
+
+    def wait_line(self, predicate, timeout):
+        """Waits for an unsolicited output line for which `predicate` is true; returns it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, line in enumerate(self.unsolicited):
+                if predicate(line):
+                    del self.unsolicited[i]
+                    return line
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise OtError(f'node {self.node_id}: no such line in {timeout} s '
+                              f'(unsolicited: {self.unsolicited!r})')
+            try:
+                line = self._lines.get(timeout=min(left, 0.2))
+            except queue.Empty:
+                continue
+            if line is None:
+                raise OtError(f'node {self.node_id} exited')
+            if line:
+                self.unsolicited.append(line)
 
     def value(self, command, timeout=5.0):
         """A command whose answer is one line (`state`, `rloc16`, `extaddr`...)."""

@@ -360,6 +360,37 @@ def test_mixed_line_of_four(ot_cli, our_node, port_offset, log):
             node.close()
 
 
+def udp_exchange(a, b, a_addr, b_addr, text):
+    """`a` sends `text` to `b_addr` port 1234 from its port 1234; `b` prints it (OpenThread's
+    `N bytes from ADDR PORT TEXT`) with `a_addr` as the source."""
+    a.cmd(f'udp send {b_addr} 1234 {text}')
+    line = b.wait_line(lambda l: l.endswith(f' {text}') and 'bytes from' in l, 10)
+    expected = f'{len(text)} bytes from {a_addr} 1234 {text}'
+    if line != expected:
+        raise OtError(f'node {b.node_id} printed {line!r}, expected {expected!r}')
+
+
+def test_udp_both_ways(ot_cli, our_node, port_offset, log):
+    """UDP datagrams both ways between our child and an OpenThread leader, from and to the
+    ML-EIDs (OpenThread's Address Query answered by ours; ours reaches OpenThread's ML-EID
+    once it heard from it) and the link-local addresses."""
+    with OtNode(ot_cli, 1, port_offset, log_path=log) as ot:
+        ot.form(**PYMESH_DATASET)
+        ot.wait_state('leader', 15)
+        with pymesh_node(our_node, 2, port_offset, log) as pm:
+            pm.wait_state('child', 15)
+            ot_addrs, pm_addrs = addresses(ot), addresses(pm)
+            for node in (ot, pm):
+                node.cmd('udp open')
+                node.cmd('udp bind :: 1234')
+            udp_exchange(ot, pm, ot_addrs['ml-eid'], pm_addrs['ml-eid'], 'hello-from-openthread')
+            udp_exchange(pm, ot, pm_addrs['ml-eid'], ot_addrs['ml-eid'], 'hello-from-pymesh')
+            udp_exchange(ot, pm, ot_addrs['link-local'], pm_addrs['link-local'], 'll-from-ot')
+            udp_exchange(pm, ot, pm_addrs['link-local'], ot_addrs['link-local'], 'll-from-pm')
+            for node in (ot, pm):
+                node.cmd('udp close')
+
+
 OTHER_KEY = '00112233445566778899aabbccddeeff'
 
 
@@ -394,7 +425,7 @@ def test_other_key_no_attach(ot_cli, our_node, port_offset, log):
 TESTS = [test_ot_pair, test_ot_leader_pymesh_child, test_pymesh_leader_ot_child,
          test_other_key_no_attach, test_ot_child_becomes_router_under_pymesh_leader,
          test_pymesh_child_becomes_router_under_ot_leader, test_ping_child_and_parent,
-         test_border_router_prefixes_both_ways, test_mixed_line_of_four]
+         test_border_router_prefixes_both_ways, test_mixed_line_of_four, test_udp_both_ways]
 
 
 def main():

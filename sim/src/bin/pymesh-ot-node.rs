@@ -2,7 +2,9 @@
 //! ([`pymesh_sim::ot_medium`]), driven like `ot-cli-ftd` over stdin: each line is an
 //! OpenThread CLI command (the subset `pymesh::cli` implements, Pycom's `cli()`), answered with
 //! its output and `Done`, or with `Error N: ...`; `ping <addr> [size]` answers when the reply
-//! came (or 3.2 s passed), with OpenThread's reply and statistics lines; `pymesh counters`
+//! came (or 3.2 s passed), with OpenThread's reply and statistics lines; `udp open|bind|send|
+//! close` run OpenThread's UDP example socket (received datagrams print as OpenThread's do:
+//! `N bytes from ADDR PORT TEXT`); `pymesh counters`
 //! prints every layer's counters (Rust debug format); `exit` ends it.
 //!
 //! ```text
@@ -122,6 +124,62 @@ fn lora_config() -> LoRaConfig {
     .expect("EU868 with Pycom's defaults is a valid LoRa configuration")
 }
 
+/// OpenThread's `udp` CLI commands on one socket: `udp open`, `udp bind <addr> <port>`,
+/// `udp send <addr> <port> <text>`, `udp close`. Returns the answer (`Done` or an error).
+fn udp_command(
+    node: &mut Node,
+    now: Instant,
+    udp: &mut Option<pymesh::net::SocketId>,
+    line: &str,
+) -> String {
+    const DONE: &str = "Done\r\n";
+    const INVALID_ARGS: &str = "Error 7: InvalidArgs\r\n";
+    const INVALID_STATE: &str = "Error 13: InvalidState\r\n";
+    let words: Vec<&str> = line.split_whitespace().collect();
+    match (words.get(1).copied(), *udp) {
+        (Some("open"), None) if words.len() == 2 => match node.socket_open() {
+            Ok(id) => {
+                *udp = Some(id);
+                DONE.into()
+            }
+            Err(_) => "Error 3: NoBufs\r\n".into(),
+        },
+        (Some("open"), Some(_)) => "Error 24: Already\r\n".into(),
+        (Some("bind"), Some(id)) if words.len() == 4 => {
+            let (Some(addr), Ok(port)) = (
+                pymesh::wire::Ipv6Address::parse(words[2]),
+                words[3].parse::<u16>(),
+            ) else {
+                return INVALID_ARGS.into();
+            };
+            match node.socket_bind(id, Some(addr), port) {
+                Ok(()) => DONE.into(),
+                Err(_) => INVALID_ARGS.into(),
+            }
+        }
+        (Some("send"), Some(id)) if words.len() >= 5 => {
+            let (Some(addr), Ok(port)) = (
+                pymesh::wire::Ipv6Address::parse(words[2]),
+                words[3].parse::<u16>(),
+            ) else {
+                return INVALID_ARGS.into();
+            };
+            let text = words[4..].join(" ");
+            match node.socket_sendto(now, id, &addr, port, text.as_bytes()) {
+                Ok(_) => DONE.into(),
+                Err(_) => "Error 4: NoRoute\r\n".into(),
+            }
+        }
+        (Some("close"), Some(id)) if words.len() == 2 => {
+            node.socket_close(id);
+            *udp = None;
+            DONE.into()
+        }
+        (Some("open" | "bind" | "send" | "close"), _) => INVALID_STATE.into(),
+        _ => "Error 35: InvalidCommand\r\n".into(),
+    }
+}
+
 fn seed_from_urandom() -> u64 {
     use std::io::Read;
     let mut b = [0u8; 8];
@@ -188,9 +246,24 @@ fn main() -> ExitCode {
     // OpenThread's CLI, which prints `Done` after the statistics).
     let mut ping: Option<Instant> = None;
     let mut ping_seq: u16 = 0;
+    // OpenThread's `udp` example socket (`udp open|bind|send|close`).
+    let mut udp: Option<pymesh::net::SocketId> = None;
     loop {
         let now = clock.now();
         node.poll(now, &mut radio);
+        if let Some(id) = udp {
+            let mut buf = [0u8; 1280];
+            while let Some((n, from, port)) = node.socket_recv(id, &mut buf) {
+                // As OpenThread's CLI prints a received datagram (cli_udp.cpp).
+                let mut out = stdout.lock();
+                let _ = write!(
+                    out,
+                    "{n} bytes from {from} {port} {}\r\n",
+                    String::from_utf8_lossy(&buf[..n])
+                );
+                let _ = out.flush();
+            }
+        }
         if let Some(deadline) = ping {
             let mut text = String::new();
             if let Some(r) = node.take_ping_reply() {
@@ -234,6 +307,9 @@ fn main() -> ExitCode {
                                 let _ = out.write_all(e.as_bytes());
                             }
                         }
+                    } else if line.starts_with("udp ") {
+                        let text = udp_command(&mut node, now, &mut udp, line);
+                        let _ = out.write_all(text.as_bytes());
                     } else if line == "pymesh counters" {
                         // Every drop counter of every layer (not an OpenThread command).
                         let _ = write!(
