@@ -391,6 +391,37 @@ def test_udp_both_ways(ot_cli, our_node, port_offset, log):
                 node.cmd('udp close')
 
 
+def test_partitions_merge(ot_cli, our_node, port_offset, log):
+    """An OpenThread partition and one of ours, out of range of each other, come into range:
+    they merge into one partition (one leader), and ping each other."""
+    with OtNode(ot_cli, 1, port_offset, log_path=log) as ot, \
+            pymesh_node(our_node, 2, port_offset, log, allow=[3]) as pm:
+        ot.cmd('nodeidfilter deny 2')
+        for node in (ot, pm):
+            node.cmd('routerselectionjitter 1')
+        ot.form(**PYMESH_DATASET)
+        ot.wait_state('leader', 15)
+        pm.wait_state('leader', 15)
+        before = (int(ot.value('partitionid')), int(pm.value('partitionid')))
+        if before[0] == before[1]:
+            raise OtError(f'one partition before they met: {before}')
+        ot.cmd('nodeidfilter clear')
+        pm.cmd('pymesh allow all')
+
+        def merged():
+            return int(ot.value('partitionid')) == int(pm.value('partitionid'))
+        ot.wait_until(merged, 120, interval=1, what='one partition')
+        states = sorted([ot.state(), pm.state()])
+        if states not in (['child', 'leader'], ['leader', 'router']):
+            raise OtError(f'after the merge: {states}')
+        after = int(ot.value('partitionid'))
+        winner = 'OpenThread' if after == before[0] else 'ours' if after == before[1] else '?'
+        with open(log, 'a') as f:
+            f.write(f'partitions {before} merged into {after} ({winner}), states {states}\n')
+        ping(ot, addresses(pm)['rloc'])
+        ping(pm, addresses(ot)['rloc'])
+
+
 OTHER_KEY = '00112233445566778899aabbccddeeff'
 
 
@@ -425,7 +456,8 @@ def test_other_key_no_attach(ot_cli, our_node, port_offset, log):
 TESTS = [test_ot_pair, test_ot_leader_pymesh_child, test_pymesh_leader_ot_child,
          test_other_key_no_attach, test_ot_child_becomes_router_under_pymesh_leader,
          test_pymesh_child_becomes_router_under_ot_leader, test_ping_child_and_parent,
-         test_border_router_prefixes_both_ways, test_mixed_line_of_four, test_udp_both_ways]
+         test_border_router_prefixes_both_ways, test_mixed_line_of_four, test_udp_both_ways,
+         test_partitions_merge]
 
 
 def main():

@@ -84,6 +84,8 @@ pub struct OtMediumStats {
 #[derive(Default)]
 struct Shared {
     frames: VecDeque<Vec<u8>>,
+    /// `OtMediumConfig::allowed_node_ids`, changeable while running ([`OtMediumRadio::set_allowed`]).
+    allowed: Option<Vec<u16>>,
     stats: OtMediumStats,
     capture: Option<PcapWriter<std::fs::File>>,
 }
@@ -157,13 +159,13 @@ impl OtMediumRadio {
         let shared = Arc::new((
             Mutex::new(Shared {
                 capture,
+                allowed: config.allowed_node_ids.clone(),
                 ..Shared::default()
             }),
             Condvar::new(),
         ));
         let rx_shared = Arc::clone(&shared);
         let channel = config.channel;
-        let allowed = config.allowed_node_ids.clone();
         std::thread::Builder::new()
             .name("pymesh-ot-rx".into())
             .spawn(move || {
@@ -187,7 +189,7 @@ impl OtMediumRadio {
                         continue; // our own frame, looped back
                     }
                     let sender = from.port().wrapping_sub(port);
-                    if allowed.as_ref().is_some_and(|a| !a.contains(&sender)) {
+                    if s.allowed.as_ref().is_some_and(|a| !a.contains(&sender)) {
                         s.stats.filtered += 1;
                         continue;
                     }
@@ -216,6 +218,12 @@ impl OtMediumRadio {
         if s.frames.is_empty() && !self.tx_done_pending {
             let _ = cv.wait_timeout(s, timeout);
         }
+    }
+
+    /// Hear only these node ids from now on (`None`: everyone): nodes come into or go out of
+    /// range.
+    pub fn set_allowed(&self, allowed: Option<Vec<u16>>) {
+        self.shared.0.lock().unwrap().allowed = allowed;
     }
 
     pub fn stats(&self) -> OtMediumStats {

@@ -4,7 +4,8 @@
 //! its output and `Done`, or with `Error N: ...`; `ping <addr> [size]` answers when the reply
 //! came (or 3.2 s passed), with OpenThread's reply and statistics lines; `udp open|bind|send|
 //! close` run OpenThread's UDP example socket (received datagrams print as OpenThread's do:
-//! `N bytes from ADDR PORT TEXT`); `pymesh counters`
+//! `N bytes from ADDR PORT TEXT`); `pymesh allow all|ID,ID...` changes who this node hears;
+//! `pymesh counters`
 //! prints every layer's counters (Rust debug format); `exit` ends it.
 //!
 //! ```text
@@ -310,6 +311,24 @@ fn main() -> ExitCode {
                     } else if line.starts_with("udp ") {
                         let text = udp_command(&mut node, now, &mut udp, line);
                         let _ = out.write_all(text.as_bytes());
+                    } else if let Some(ids) = line.strip_prefix("pymesh allow ") {
+                        // Who this node hears from now on (`all`, or node ids 1,3).
+                        let ids = ids.trim();
+                        let parsed: Result<Vec<u16>, _> =
+                            ids.split(',').map(|s| s.trim().parse()).collect();
+                        match (ids, parsed) {
+                            ("all", _) => {
+                                radio.set_allowed(None);
+                                let _ = write!(out, "Done\r\n");
+                            }
+                            (_, Ok(v)) => {
+                                radio.set_allowed(Some(v));
+                                let _ = write!(out, "Done\r\n");
+                            }
+                            (_, Err(_)) => {
+                                let _ = write!(out, "Error 7: InvalidArgs\r\n");
+                            }
+                        }
                     } else if line == "pymesh counters" {
                         // Every drop counter of every layer (not an OpenThread command).
                         let _ = write!(
