@@ -9,6 +9,7 @@
 # Idempotent: download, unpack, configure and build are each skipped when their result is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$(pwd)
 
 OT_CRATE_VERSION=0.4.0
 CRATE=openthread-sys-$OT_CRATE_VERSION.crate
@@ -35,7 +36,7 @@ if [ ! -f "$OT_BUILD/src-dl/$CRATE" ]; then
   curl -sSfL -o "$OT_BUILD/src-dl/$CRATE.tmp" "https://static.crates.io/crates/openthread-sys/$CRATE"
   mv "$OT_BUILD/src-dl/$CRATE.tmp" "$OT_BUILD/src-dl/$CRATE"
 fi
-( cd "$OT_BUILD/src-dl" && sha256sum -c "../../../tools/openthread-sys.sha256" >/dev/null )
+( cd "$OT_BUILD/src-dl" && sha256sum -c "$repo/tools/openthread-sys.sha256" >/dev/null )
 
 src=$OT_BUILD/src-dl/openthread-sys-$OT_CRATE_VERSION/openthread
 if [ ! -f "$src/CMakeLists.txt" ]; then
