@@ -3,12 +3,14 @@
 #   make deps     install what the build needs (Debian packages, rustup targets, MicroPython source)
 #   make          build the unix firmware: build/unix/micropython (simulated LoRa medium)
 #   make run      start a node's REPL on the simulated mesh
-#   make test     run every test (Rust, simulator, MicroPython unix, qemu smoke test, fuzz smoke)
+#   make test     run every test (Rust, simulator, MicroPython unix, qemu smoke test, fuzz smoke, OpenThread interop)
 #   make qemu     build the qemu firmware: build/qemu/firmware.elf (Cortex-M3, mps2-an385)
 #   make size     size report of the Rust library (thumbv7em) and of the module in the qemu image
 #   make bench    convergence time and control airtime vs node count, in the simulator (build/bench.txt)
 #   make bench-seeds  how many of seeds 1-8 converge to one partition (grid 36, random 36 and 50)
 #   make check-targets  build the core for every bare-metal target (no std, no alloc)
+#   make ot       build OpenThread's simulated node: build/ot/ot-cli-ftd (source from the openthread-sys crate)
+#   make test-interop  OpenThread simulation nodes and ours on OpenThread's medium (docs/interop.md)
 
 MPY_VERSION := 1.26.1
 BUILD := $(CURDIR)/build
@@ -35,7 +37,7 @@ UNIX_MAKE_ARGS := MICROPY_PY_BTREE=0 MICROPY_SSL_AXTLS=0 MICROPY_PY_SSL=0 MICROP
 QEMU_CC_FLAGS := -mthumb -mcpu=cortex-m3 -mfloat-abi=soft
 LIBGCC_ARM = $(shell arm-none-eabi-gcc $(QEMU_CC_FLAGS) -print-libgcc-file-name)
 
-.PHONY: all deps run test test-rust test-py test-multi test-qemu test-fuzz qemu size bench bench-seeds check-targets clean fmt
+.PHONY: all deps run test test-rust test-py test-multi test-qemu test-fuzz test-interop ot qemu size bench bench-seeds check-targets clean fmt
 
 all: $(UNIX_FW)
 
@@ -85,7 +87,7 @@ $(QEMU_FW): $(QEMU_RUST_LIB) $(SHIM_SOURCES) boards/qemu/manifest.py boards/qemu
 run: $(UNIX_FW)
 	@bash tools/run-node.sh $(UNIX_FW)
 
-test: test-rust test-py test-multi test-qemu test-fuzz
+test: test-rust test-py test-multi test-qemu test-fuzz test-interop
 
 test-rust: $(MPY_DIR)/.ready
 	cargo test --workspace --exclude pymesh-qemu
@@ -126,6 +128,22 @@ bench: $(MPY_DIR)/.ready
 # How many of seeds 1-8 converge (grid 36, random 36 and 50): judge MLE changes on this.
 bench-seeds: $(MPY_DIR)/.ready
 	cargo run --release -p pymesh-sim --bin pymesh-bench -- --nodes 10 --hops 1 --seeds $${BENCH_SEEDS:-8} --out $(BUILD)/bench-seeds.txt
+
+# OpenThread's simulated Thread 1.1 CLI node, for the interop tests (tools/build-ot.sh).
+OT_CLI := $(BUILD)/ot/ot-cli-ftd
+OT_NODE := $(CARGO_TARGET_DIR)/release/pymesh-ot-node
+
+ot: $(OT_CLI)
+
+$(OT_CLI): tools/build-ot.sh tools/openthread-sys.sha256
+	BUILD=$(BUILD) JOBS=$(JOBS) bash tools/build-ot.sh
+	@test -x $@
+
+$(OT_NODE): $(RUST_SOURCES) $(MPY_DIR)/.ready
+	cargo build --release -p pymesh-sim --bin pymesh-ot-node
+
+test-interop: $(OT_CLI) $(OT_NODE)
+	python3 tools/test-interop.py $(OT_CLI) $(OT_NODE)
 
 fmt:
 	cargo fmt --all

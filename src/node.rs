@@ -199,7 +199,10 @@ impl Node {
             security: frames::Security::new(&config.identity),
             mle_frame_counters: FrameCounterTable::new(),
             mac: Mac::new(
-                MacConfig::new(config.ext_addr, config.identity.pan_id, config.lora),
+                MacConfig {
+                    phy: config.timing.phy,
+                    ..MacConfig::new(config.ext_addr, config.identity.pan_id, config.lora)
+                },
                 mac_seed,
             ),
             ml_eid_iid,
@@ -437,17 +440,38 @@ impl Node {
             self.send(now, &c);
         }
         self.sync_leadership(now);
-        // Anything queued above may go out now (MAC timers permitting).
+        // Anything queued above may go out now (MAC timers permitting). Frames that arrived
+        // meanwhile (this poll reads the radio too, and has acked them) are handled as well:
+        // dropping them lost the echo reply an OpenThread node sent 8 us after our ack.
         self.mac.set_short_address(self.mle.rloc16());
-        let lookup = Lookup(&self.mle);
-        self.mac.poll(
-            now,
-            radio,
-            &self.security.keys,
-            &lookup,
-            &mut |_| {},
-            &mut |_, _| {},
-        );
+        let mut late: Vec<RxFrame, 8> = Vec::new();
+        {
+            let lookup = Lookup(&self.mle);
+            self.mac.poll(
+                now,
+                radio,
+                &self.security.keys,
+                &lookup,
+                &mut |ind: mac::RxIndication<'_>| {
+                    let Ok(payload) = Vec::from_slice(ind.payload) else {
+                        return;
+                    };
+                    let _ = late.push(RxFrame {
+                        src: ind.src,
+                        src_ext: ind.src_ext,
+                        dst: ind.dst,
+                        rssi: ind.rssi_dbm,
+                        link_margin: ind.link_margin_db,
+                        payload,
+                    });
+                },
+                &mut |_, _| {},
+            );
+        }
+        result.frames_received += late.len() as u16;
+        for f in &late {
+            self.handle_frame(now, f);
+        }
         result
     }
 
@@ -475,12 +499,17 @@ impl Node {
         }
     }
 
-    /// Remembers that mesh-local EID `eid` was heard from `rloc16` (OpenThread's "snooped"
-    /// address cache): answers can then reach it without an address query.
+    /// Remembers that EID `eid` was heard from `rloc16` (OpenThread's "snooped" address
+    /// cache): answers can then reach it without an address query. Mesh-local EIDs and
+    /// addresses in border-router prefixes (an OpenThread node's SLAAC address); not link-local
+    /// or multicast sources, nor locators (RLOC/ALOC: their RLOC16 is in the address).
     fn snoop_eid(&mut self, eid: Ipv6Address, rloc16: u16) {
         let iid = eid.iid();
-        if eid.prefix64() != self.config.identity.mesh_local_prefix
-            || iid[..6] == [0, 0, 0, 0xff, 0xfe, 0]
+        let mesh_local = eid.prefix64() == self.config.identity.mesh_local_prefix;
+        if (mesh_local && iid[..6] == [0, 0, 0, 0xff, 0xfe, 0])
+            || eid.is_multicast()
+            || eid.0[..8] == [0xfe, 0x80, 0, 0, 0, 0, 0, 0]
+            || eid.0 == [0; 16]
         {
             return;
         }
@@ -495,6 +524,11 @@ impl Node {
     /// ALOC), or a mesh-local EID seen recently (address query is not implemented yet).
     fn locator_of(&self, dst: &Ipv6Address) -> Option<u16> {
         let iid = dst.iid();
+        // An EID heard from recently (in a border-router prefix too: the node that sent from
+        // it is on the mesh, not behind the border router).
+        if let Some((_, r)) = self.eid_cache.iter().find(|(e, _)| e == dst) {
+            return Some(*r);
+        }
         if dst.prefix64() != self.config.identity.mesh_local_prefix {
             // Outside the mesh: the border router announcing the best prefix for it.
             let mle = &self.mle;
@@ -737,7 +771,10 @@ impl Node {
                 .take(4)
                 .map(|a| a.address)
                 .collect(),
-            is_router: role.is_router_or_leader(),
+            // OpenThread subscribes every attached FTD, children too, to the all-routers groups
+            // (`Mle::HandleChildStart`): Address Queries go to ff03::2 and an FTD child answers
+            // for itself (its parent does not answer for FTD children).
+            is_router: attached,
         }
     }
 
@@ -757,7 +794,22 @@ impl Node {
             Delivery::Socket { .. } => {
                 self.datagrams_queued = self.datagrams_queued.saturating_add(1)
             }
-            Delivery::Icmp { .. } | Delivery::Dropped(_) | Delivery::Mle(_) | Delivery::Tmf(_) => {}
+            // TMF behind extension headers: realm-local multicast carries an MPL option (an
+            // OpenThread Address Query to ff03::2). Plain UDP ones went to `handle_tmf` before.
+            Delivery::Tmf(meta) => {
+                let Ok(bytes) = Vec::from_slice(datagram) else {
+                    self.drops.not_handled += 1;
+                    return;
+                };
+                let d = frames::Datagram {
+                    bytes,
+                    src: meta.src,
+                    dst: meta.dst,
+                    udp: Some((meta.src_port, meta.dst_port, meta.payload_offset)),
+                };
+                self.handle_tmf(now, &d, meta.payload_offset);
+            }
+            Delivery::Icmp { .. } | Delivery::Dropped(_) | Delivery::Mle(_) => {}
         }
     }
 
@@ -1000,6 +1052,7 @@ impl Node {
             return;
         }
         self.slaac.update(&self.netdata);
+        self.sync_lowpan_contexts();
         self.mle
             .set_network_data_versions(ld.data_version, ld.stable_data_version);
         self.mle.request_data_response();
@@ -1045,8 +1098,28 @@ impl Node {
         self.mle
             .set_network_data_versions(leader.version(), leader.stable_version());
         self.slaac.update(&self.netdata);
+        self.sync_lowpan_contexts();
         self.mle.request_data_response();
         self.sync_border_router(now);
+    }
+
+    /// 6LoWPAN contexts: 0 for the mesh-local prefix, then those of the network data's
+    /// prefixes (1-15). OpenThread compresses addresses in a border-router prefix with its
+    /// context; without it such a datagram could not be decompressed here.
+    fn sync_lowpan_contexts(&mut self) {
+        let mut table =
+            sixlowpan::ContextTable::with_mesh_local_prefix(self.config.identity.mesh_local_prefix);
+        for c in self.netdata.contexts() {
+            if c.context_id != 0 {
+                let _ = table.insert(sixlowpan::Context {
+                    id: c.context_id,
+                    prefix: c.prefix,
+                    prefix_len: c.length,
+                    compress: c.compress,
+                });
+            }
+        }
+        self.security.contexts = table;
     }
 
     /// Registers this node's border-router prefixes with the leader (directly on the leader,
@@ -1224,6 +1297,24 @@ impl Node {
                     token,
                     &mut send,
                 );
+            }
+        } else if msg.uri_path_is(tmf::uri::ADDRESS_QUERY) {
+            // Someone resolves an EID (OpenThread does so before sending to an ML-EID it has
+            // not heard from). We answer for our own ML-EID and SLAAC addresses, as an
+            // OpenThread FTD does; a parent answering for its children's is not done yet.
+            let ours = tlvs.target_eid().filter(|t| {
+                *t == self.ml_eid() || self.slaac.addresses().iter().any(|a| a.address == *t)
+            });
+            let attached = matches!(self.mle.role(), Role::Child | Role::Router | Role::Leader);
+            if let (Some(target), true) = (ours, attached) {
+                let message_id = self.rng.next_u32() as u16;
+                send(MleCommand::AddressNotify {
+                    to_rloc16: from_rloc16,
+                    message_id,
+                    token: message_id.to_be_bytes(),
+                    target,
+                    ml_eid_iid: self.ml_eid_iid,
+                });
             }
         } else if msg.msg_type == MessageType::Acknowledgement {
             let status = tlvs.status().unwrap_or(1);

@@ -74,6 +74,40 @@ pub struct MacConfig {
     /// Retransmissions after the first attempt when no ack comes (Pycom: 3).
     pub max_frame_retries: u8,
     pub lbt: ListenBeforeTalk,
+    /// The physical layer the MAC's timing follows (airtime, duty cycle, ack turnaround).
+    pub phy: Phy,
+}
+
+/// The physical layer a MAC runs on, for its timing: every airtime (duty cycle, listen-before-
+/// talk and retry back-offs, pacing, ack wait), the regional limits and the ack turnaround.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phy {
+    /// LoRa with the configured modulation: AN1200.13 airtime, the region's duty cycle and
+    /// dwell time, acks after [`timing::ACK_TURNAROUND`].
+    LoRa,
+    /// IEEE 802.15.4 O-QPSK at 2.4 GHz (250 kbit/s), as OpenThread's radios and its simulation
+    /// medium: 32 us per byte of PSDU, FCS and the 6-byte synchronisation header and PHR; no
+    /// duty cycle; acks at once (an OpenThread sender waits 16 ms from the start of its frame,
+    /// `kAckTimeout` in `sub_mac.hpp`).
+    Ieee802154,
+}
+
+impl Phy {
+    /// Time on air of a frame of `len` bytes (PSDU without FCS), rounded up to the millisecond.
+    pub fn airtime(self, lora: &LoRaConfig, len: usize) -> Duration {
+        match self {
+            Phy::LoRa => lora.modulation().time_on_air(len),
+            Phy::Ieee802154 => Duration::from_millis((((len + 2 + 6) * 32) as u64).div_ceil(1000)),
+        }
+    }
+
+    /// Delay between the end of a received ack-requested frame and the start of its ack.
+    pub const fn ack_turnaround(self) -> Duration {
+        match self {
+            Phy::LoRa => timing::ACK_TURNAROUND,
+            Phy::Ieee802154 => Duration::ZERO,
+        }
+    }
 }
 
 impl MacConfig {
@@ -85,6 +119,7 @@ impl MacConfig {
             lora,
             max_frame_retries: 3,
             lbt: ListenBeforeTalk::PYCOM,
+            phy: Phy::LoRa,
         }
     }
 }
@@ -303,7 +338,7 @@ impl Mac {
         let mut rng = Rng::new(seed);
         // OpenThread starts the data sequence number at a random value.
         let sequence = rng.next_u32() as u8;
-        let limits = Self::limits_for(&config.lora);
+        let limits = Self::limits_for(&config);
         Mac {
             config,
             rng,
@@ -319,7 +354,9 @@ impl Mac {
             radio_ready: false,
             duty_cycle: DutyCycle::new(limits.duty_cycle),
             limits,
-            ack_timeout: timing::ack_timeout(&config.lora.modulation()),
+            ack_timeout: config.phy.ack_turnaround()
+                + config.phy.airtime(&config.lora, ACK_FRAME_LEN)
+                + timing::ACK_WAIT_MARGIN,
             rx_frame_counters: FrameCounterTable::new(),
             rx_counter_order: Deque::new(),
             rx_sequences: Vec::new(),
@@ -327,12 +364,20 @@ impl Mac {
         }
     }
 
-    fn limits_for(lora: &LoRaConfig) -> RegionalLimits {
-        regional_limits(
-            timing::duty_cycle_region(lora.region),
-            lora.frequency,
-            lora.bandwidth.hz(),
-        )
+    fn limits_for(config: &MacConfig) -> RegionalLimits {
+        let lora = &config.lora;
+        match config.phy {
+            Phy::LoRa => regional_limits(
+                timing::duty_cycle_region(lora.region),
+                lora.frequency,
+                lora.bandwidth.hz(),
+            ),
+            // 2.4 GHz: no duty cycle, no dwell time.
+            Phy::Ieee802154 => RegionalLimits {
+                duty_cycle: crate::radio::duty_cycle::DutyCycleLimit::UNLIMITED,
+                max_dwell_time: None,
+            },
+        }
     }
 
     pub fn config(&self) -> &MacConfig {
@@ -608,7 +653,7 @@ impl Mac {
     }
 
     fn airtime(&self, len: usize) -> Duration {
-        self.config.lora.modulation().time_on_air(len)
+        self.config.phy.airtime(&self.config.lora, len)
     }
 
     /// Sends a due ack, else the head data frame, if the radio is free.
@@ -646,7 +691,7 @@ impl Mac {
         if now < ack.at {
             return;
         }
-        let airtime = self.config.lora.modulation().time_on_air(ACK_FRAME_LEN);
+        let airtime = self.config.phy.airtime(&self.config.lora, ACK_FRAME_LEN);
         // Acks skip listen-before-talk, as 802.15.4 acks skip CCA: the sender is waiting for
         // it and a back-off of one airtime would outlast its wait.
         match self.duty_cycle.earliest_start(now, airtime) {
@@ -853,8 +898,8 @@ impl Mac {
             if ack.emit(&mut bytes).is_ok() {
                 self.pending_ack = Some(PendingAck {
                     frame: bytes,
-                    at: now + timing::ACK_TURNAROUND,
-                    deadline: now + timing::ACK_TURNAROUND + timing::ACK_WAIT_MARGIN,
+                    at: now + self.config.phy.ack_turnaround(),
+                    deadline: now + self.config.phy.ack_turnaround() + timing::ACK_WAIT_MARGIN,
                     duty_cycle_wait_since: None,
                 });
             }
@@ -952,9 +997,19 @@ impl Mac {
             let airtime = self
                 .current
                 .as_ref()
-                .map(|c| self.config.lora.modulation().time_on_air(c.frame.len()))
+                .map(|c| self.airtime(c.frame.len()))
                 .unwrap_or(Duration::ZERO);
-            let hop = airtime.millis() + self.ack_timeout.millis();
+            // A hop is the frame and its ack. On LoRa the ack's whole wait counts (its margin
+            // is of the order of the airtimes); on 802.15.4 that 50 ms margin would be ten
+            // frame times, and an OpenThread peer answers within a millisecond.
+            let hop = match self.config.phy {
+                Phy::LoRa => airtime.millis() + self.ack_timeout.millis(),
+                Phy::Ieee802154 => {
+                    airtime.millis()
+                        + self.config.phy.ack_turnaround().millis()
+                        + self.airtime(ACK_FRAME_LEN).millis()
+                }
+            };
             let pause = 3 * hop + self.rng.range_u32(0, airtime.millis() as u32) as u64;
             self.pacing_until = now + Duration::from_millis(pause);
             self.counters.tx_acked += 1;

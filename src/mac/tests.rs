@@ -394,6 +394,42 @@ fn unicast_is_acked_with_an_ack_frame_of_its_own() {
 }
 
 #[test]
+fn ieee802154_phy_acks_at_once_and_has_no_duty_cycle() {
+    // 802.15.4 at 250 kbit/s: (PSDU + FCS + SHR/PHR) * 32 us, rounded up to the millisecond.
+    let l = lora(868_100_000);
+    assert_eq!(Phy::Ieee802154.airtime(&l, 125), Duration::from_millis(5)); // 4.256 ms
+    assert_eq!(
+        Phy::Ieee802154.airtime(&l, ACK_FRAME_LEN),
+        Duration::from_millis(1)
+    ); // 0.352 ms
+    assert_eq!(Phy::Ieee802154.ack_turnaround(), Duration::ZERO);
+    assert_eq!(Phy::LoRa.ack_turnaround(), timing::ACK_TURNAROUND);
+    let mut sim = Sim::two();
+    let config = MacConfig {
+        phy: Phy::Ieee802154,
+        ..MacConfig::new(ext(2), PAN, l)
+    };
+    sim.nodes[1].mac = Mac::new(config, 7);
+    // OpenThread waits 16 ms for an ack, from the start of its frame.
+    assert_eq!(
+        sim.nodes[1].mac.ack_timeout(),
+        Duration::from_millis(1) + timing::ACK_WAIT_MARGIN
+    );
+    sim.send(0, unicast(Address::Extended(ext(2)), false, b"abc"));
+    sim.run_for(10_000);
+    let data = sim.medium.sent_by(0);
+    let acks = sim.medium.sent_by(1);
+    assert_eq!(acks.len(), 1);
+    assert_eq!(acks[0].start, data[0].end, "no turnaround");
+    assert_eq!(sim.nodes[0].done[0].1, TxStatus::Acked);
+    // 2.4 GHz: the ack is not on a duty-cycle budget.
+    assert_eq!(
+        sim.nodes[1].mac.duty_cycle_usage(sim.now).1,
+        crate::radio::duty_cycle::DutyCycleLimit::UNLIMITED.budget()
+    );
+}
+
+#[test]
 fn lost_acks_mean_retries_with_the_same_bytes_then_no_ack() {
     let mut sim = linked();
     // Every packet from B (its acks) is lost.

@@ -366,6 +366,23 @@ pub fn build(
             };
             return tmf_datagram(ctx, mle, &coap, &payload, *to_rloc16).map(Built::Datagram);
         }
+        MleCommand::AddressNotify {
+            to_rloc16,
+            message_id,
+            token,
+            target,
+            ml_eid_iid,
+        } => {
+            let payload = TmfRepr::address_notify(*target, *ml_eid_iid, mle.rloc16(), None)?;
+            let coap = CoapHeader {
+                msg_type: MessageType::Confirmable,
+                code: Code::POST,
+                message_id: *message_id,
+                token,
+                uri: Some(tmf::uri::ADDRESS_NOTIFY),
+            };
+            return tmf_datagram(ctx, mle, &coap, &payload, *to_rloc16).map(Built::Datagram);
+        }
     }
     let dst_ip = match dst {
         Some(e) => link_local(e),

@@ -410,7 +410,7 @@ pub enum MleCommand {
         message_id: u16,
         token: [u8; 2],
     },
-    /// TMF Server Data (`n/sd`) to the leader: this node's border-router prefixes (Thread
+    /// TMF Server Data (`a/sd`) to the leader: this node's border-router prefixes (Thread
     /// Network Data TLVs; empty to withdraw them).
     ServerData {
         leader_rloc16: u16,
@@ -424,6 +424,15 @@ pub enum MleCommand {
         message_id: u16,
         token: [u8; 2],
         assigned: Option<u8>,
+    },
+    /// TMF Address Notification (a/an, confirmable) to `to_rloc16`, who asked where `target`
+    /// (one of our addresses) lives: at our RLOC16, with our ML-EID's interface identifier.
+    AddressNotify {
+        to_rloc16: u16,
+        message_id: u16,
+        token: [u8; 2],
+        target: crate::wire::Ipv6Address,
+        ml_eid_iid: [u8; 8],
     },
 }
 

@@ -80,6 +80,9 @@ pub struct Timing {
     /// simulator's line of eight, most unacknowledged frames were such Link Requests).
     /// LoRa: 16 frame times (3.4 s at SF7); Thread: none.
     pub link_request_jitter: Duration,
+    /// The physical layer the MAC's timing follows ([`crate::mac::Phy`]): Thread's profile is
+    /// for 802.15.4 (OpenThread's radios and simulation medium), the LoRa profile for LoRa.
+    pub phy: crate::mac::Phy,
 }
 
 impl Timing {
@@ -106,6 +109,7 @@ impl Timing {
             child_timeout_s: 240,
             router_id_sequence_period: Duration::from_secs(10),
             link_request_jitter: Duration::ZERO,
+            phy: crate::mac::Phy::Ieee802154,
         }
     }
 
@@ -178,6 +182,7 @@ impl Timing {
             bridge_partitions: true,
             parent_response_retries: 0,
             link_scale: LinkScale::LoRa,
+            phy: crate::mac::Phy::LoRa,
             child_timeout_s: if imax > thread_imax {
                 (12 * imax / 1000) as u32
             } else {

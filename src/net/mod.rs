@@ -90,7 +90,8 @@ pub struct NodeAddresses {
     pub aloc16s: Vec<u16, MAX_ALOCS>,
     /// SLAAC addresses formed from border-router prefixes.
     pub slaac: Vec<Ipv6Address, MAX_BORDER_ROUTER_PREFIXES>,
-    /// Router or leader: subscribed to ff02::2 and ff03::2.
+    /// Subscribed to ff02::2 and ff03::2: every attached FTD (router, leader, and a child, as
+    /// OpenThread), which all our nodes are.
     pub is_router: bool,
 }
 

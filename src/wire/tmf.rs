@@ -25,7 +25,9 @@ pub mod uri {
     pub const ADDRESS_QUERY: &str = "a/aq";
     pub const ADDRESS_NOTIFY: &str = "a/an";
     pub const ADDRESS_ERROR: &str = "a/ae";
-    pub const SERVER_DATA: &str = "n/sd";
+    /// Server Data Notification (Thread 1.1 5.15.6; OpenThread `kUriServerData`). Was "n/sd"
+    /// until an OpenThread leader answered it 4.04 Not Found (no capture had one).
+    pub const SERVER_DATA: &str = "a/sd";
 }
 
 /// TMF (network layer) TLV type numbers.
@@ -342,7 +344,7 @@ impl<'a> TmfRepr<'a> {
             .with(TmfTlv::MlEid(ml_eid))
     }
 
-    /// n/sd: Thread Network Data (the server's local network data), RLOC16 when removing
+    /// a/sd: Thread Network Data (the server's local network data), RLOC16 when removing
     /// another server's entries.
     pub fn server_data(
         network_data: NetworkData<'a>,
@@ -472,7 +474,7 @@ mod tests {
 
     #[test]
     fn server_data_and_others_round_trip() {
-        // n/sd as a leader-less border router would send it (no capture has one: in the vectors
+        // a/sd as a leader-less border router would send it (no capture has one: in the vectors
         // the border router is the leader itself): the network data of thread11.pcap frame 44.
         let nd_bytes = hex("031400402001cafecafecafe05043c00330007021140");
         let nd = NetworkData::new_checked(&nd_bytes).unwrap();
