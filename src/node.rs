@@ -153,6 +153,9 @@ pub struct NeighborInfo {
 }
 
 pub struct Node {
+    /// `prefix add|remove` changes waiting for `netdata register` (OpenThread keeps them local
+    /// until then; the leader's own re-registration must not publish them either).
+    local_changes_pending: bool,
     /// Time spent in each role (see [`Node::role_times_ms`]), and since when not yet counted.
     role_time_ms: [u64; 5],
     role_clock: Option<Instant>,
@@ -223,6 +226,7 @@ impl Node {
             eid_cache: Vec::new(),
             data_request_holdoff: Instant::ZERO,
             datagrams_queued: 0,
+            local_changes_pending: false,
             role_time_ms: [0; 5],
             role_clock: None,
         }
@@ -1080,6 +1084,7 @@ impl Node {
             self.netdata_leader = None;
         }
         if leading
+            && !self.local_changes_pending
             && !self
                 .local_netdata
                 .is_registered_in(&self.netdata, self.mle.rloc16())
@@ -1214,18 +1219,23 @@ impl Node {
         stable: bool,
     ) -> Result<(), crate::wire::Error> {
         self.local_netdata
-            .add_on_mesh_prefix(prefix, length, preference, flags, stable)
+            .add_on_mesh_prefix(prefix, length, preference, flags, stable)?;
+        self.local_changes_pending = true;
+        Ok(())
     }
 
     /// `prefix remove`: drops a prefix from the local network data (registered on `netdata
     /// register`); false when it was not there.
     pub fn local_prefix_remove(&mut self, prefix: Ipv6Address, length: u8) -> bool {
-        self.local_netdata.remove_on_mesh_prefix(prefix, length)
+        let removed = self.local_netdata.remove_on_mesh_prefix(prefix, length);
+        self.local_changes_pending |= removed;
+        removed
     }
 
     /// `netdata register`: the local network data goes to the leader (the path
     /// `border_router()` takes), and the IPv6 service learns the prefixes it now serves.
     pub fn netdata_register(&mut self, now: Instant) {
+        self.local_changes_pending = false;
         self.sync_border_router(now);
         self.register_server_data(now);
     }
