@@ -260,7 +260,9 @@ fn a_1280_byte_datagram_across_four_hops_with_loss() {
     assert_eq!(route.len(), 4, "four hops: {route:04x?}");
     for (k, loss) in [0.0, 0.10].into_iter().enumerate() {
         sim.set_default_loss(loss);
-        let big: Vec<u8> = (0..1232u32).map(|i| (i * (3 + k as u32) % 251) as u8).collect();
+        let big: Vec<u8> = (0..1232u32)
+            .map(|i| (i * (3 + k as u32) % 251) as u8)
+            .collect();
         let t0 = sim.now_us();
         sim.with_node(first, |n, now| n.socket_sendto(now, s0, &dst, 4000, &big))
             .unwrap()
@@ -588,7 +590,13 @@ fn router_killed_traffic_routes_around_it() {
     // A router on the route, neither end's parent (their own re-attach is another test).
     let parents: Vec<u16> = [src, dst]
         .iter()
-        .map(|&i| sim.node(i).unwrap().mle().next_hop(0xfffe).map_or(0, |(p, _)| p))
+        .map(|&i| {
+            sim.node(i)
+                .unwrap()
+                .mle()
+                .next_hop(0xfffe)
+                .map_or(0, |(p, _)| p)
+        })
         .collect();
     let leader_rloc16 = sim
         .ids()
@@ -632,8 +640,15 @@ fn a_36_node_grid_forms_one_partition() {
         .expect("one partition, every node attached, within two hours");
     println!("converged at {:.0} s", t as f64 / 1e6);
     sim.run_for(3600 * SECOND_US);
-    assert!(all_attached(&sim), "every node still attached an hour later");
-    assert_eq!(partitions(&sim).len(), 1, "still one partition an hour later");
+    assert!(
+        all_attached(&sim),
+        "every node still attached an hour later"
+    );
+    assert_eq!(
+        partitions(&sim).len(),
+        1,
+        "still one partition an hour later"
+    );
 }
 
 /// A child that may not become a router (`routerrole disable`) keeps its parent with Child
@@ -661,8 +676,15 @@ fn a_child_whose_parent_dies_attaches_to_another() {
     let (answers0, _) = updates(&sim);
     sim.run_for(1300 * SECOND_US);
     let (answers1, parent_changes1) = updates(&sim);
-    assert!(answers1 >= answers0 + 2, "Child Update Responses: {answers0} -> {answers1}");
-    assert_eq!(sim.role(child).0, Role::Child, "still a child, of the same parent");
+    assert!(
+        answers1 >= answers0 + 2,
+        "Child Update Responses: {answers0} -> {answers1}"
+    );
+    assert_eq!(
+        sim.role(child).0,
+        Role::Child,
+        "still a child, of the same parent"
+    );
     let parent_rloc16 = sim.node(child).unwrap().mle().next_hop(0xfffe).unwrap().0;
     let parent = ids
         .iter()

@@ -767,10 +767,14 @@ impl Mle {
             consider(self.child_update_at);
         }
         if self.role == Role::Leader {
-            consider(Some(self.id_sequence_raised_at + self.timing.router_id_sequence_period));
+            consider(Some(
+                self.id_sequence_raised_at + self.timing.router_id_sequence_period,
+            ));
         }
         for c in &self.children {
-            consider(Some(c.link.last_heard + Duration::from_secs(c.timeout_s as u64)));
+            consider(Some(
+                c.link.last_heard + Duration::from_secs(c.timeout_s as u64),
+            ));
         }
         if self.data_response_due {
             consider(Some(Instant::ZERO));
@@ -955,7 +959,8 @@ impl Mle {
             return;
         }
         self.child_update_unanswered += 1;
-        self.child_update_at = Some(now + Duration::from_millis(self.timing.link_accept_timeout.millis() * 4));
+        self.child_update_at =
+            Some(now + Duration::from_millis(self.timing.link_accept_timeout.millis() * 4));
         send(MleCommand::ChildUpdateRequest {
             to: parent.ext_addr,
         });
@@ -1576,7 +1581,12 @@ impl Mle {
 
     /// Remembers a challenge we sent `peer` in a link handshake, until `deadline`. False when
     /// the table is full (the answer could not be checked: better not to ask).
-    fn track_link_handshake(&mut self, peer: ExtAddress, challenge: [u8; 8], deadline: Instant) -> bool {
+    fn track_link_handshake(
+        &mut self,
+        peer: ExtAddress,
+        challenge: [u8; 8],
+        deadline: Instant,
+    ) -> bool {
         self.pending_link_requests
             .push((
                 peer,

@@ -160,8 +160,12 @@ impl Timing {
             attach_start_jitter: Duration::from_millis(t.attach_start_jitter.millis() + 2 * ft),
             trickle_imin: Duration::from_millis(imin),
             trickle_imax: Duration::from_millis(imax),
-            network_id_timeout: Duration::from_millis(t.network_id_timeout.millis() * imax / thread_imax),
-            max_neighbor_age: Duration::from_millis(t.max_neighbor_age.millis() * imax / thread_imax),
+            network_id_timeout: Duration::from_millis(
+                t.network_id_timeout.millis() * imax / thread_imax,
+            ),
+            max_neighbor_age: Duration::from_millis(
+                t.max_neighbor_age.millis() * imax / thread_imax,
+            ),
             // Answers must land inside the requester's window (750 ms + 8 frames).
             parent_response_max_delay: Duration::from_millis(
                 t.parent_response_max_delay.millis() + 6 * ft,
@@ -218,7 +222,10 @@ mod tests {
         let sf12 = Timing::lora(Duration::from_millis(4923));
         assert!(sf12.trickle_imin > Duration::from_secs(19));
         assert_eq!(sf12.trickle_imax, Duration::from_millis(480 * 4923));
-        assert_eq!(sf12.router_selection_jitter, Timing::thread().router_selection_jitter);
+        assert_eq!(
+            sf12.router_selection_jitter,
+            Timing::thread().router_selection_jitter
+        );
         // An 802.15.4-fast frame keeps Thread's values.
         let fast = Timing::lora(Duration::from_millis(5));
         assert_eq!(fast.trickle_imax, Timing::thread().trickle_imax);

@@ -60,8 +60,13 @@ fn delivery(
             if n.rloc16() == dst {
                 return true;
             }
-            let Some((next, _)) = n.mle().next_hop(dst) else { return false };
-            let Some(i) = s.ids().find(|&i| s.node(i).is_some_and(|m| m.rloc16() == next)) else {
+            let Some((next, _)) = n.mle().next_hop(dst) else {
+                return false;
+            };
+            let Some(i) = s
+                .ids()
+                .find(|&i| s.node(i).is_some_and(|m| m.rloc16() == next))
+            else {
                 return false;
             };
             at = i;
@@ -70,7 +75,9 @@ fn delivery(
     };
     sim.run_until_cond(7200 * SECOND_US, ready)?;
     sim.set_default_loss(loss);
-    let tx = sim.with_node(first, |n, _| n.socket_open().ok()).flatten()?;
+    let tx = sim
+        .with_node(first, |n, _| n.socket_open().ok())
+        .flatten()?;
     let rx = sim.with_node(last, |n, _| n.socket_open().ok()).flatten()?;
     sim.with_node(last, |n, _| n.socket_bind(rx, None, 4000).ok())
         .flatten()?;
@@ -80,7 +87,9 @@ fn delivery(
         // The destination's RLOC of the moment (a child that becomes a router changes it; the
         // ML-EID would not, but address query is not implemented yet).
         let dst = sim.node(first)?.locator_address(sim.node(last)?.rloc16());
-        let _ = sim.with_node(first, |n, now| n.socket_sendto(now, tx, &dst, 4000, &[k; 32]));
+        let _ = sim.with_node(first, |n, now| {
+            n.socket_sendto(now, tx, &dst, 4000, &[k; 32])
+        });
         if let Some(t) = sim.run_until_cond(t0 + 60 * SECOND_US, |s| {
             s.node(last).is_some_and(|n| n.socket_pending(rx) > 0)
         }) {
@@ -199,7 +208,18 @@ fn main() {
         "\ndelivery: line, 60 % of range apart, 20 x 32-byte UDP end to end, one a minute, seed {seed}\n\n{:>5} {:>6} {:>10} {:>16} {:>14}\n",
         "hops", "loss", "delivered", "latency/hop (s)", "latency (s)"
     );
-    print!("{}", report.lines().rev().take(3).collect::<Vec<_>>().into_iter().rev().map(|l| format!("{l}\n")).collect::<String>());
+    print!(
+        "{}",
+        report
+            .lines()
+            .rev()
+            .take(3)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    );
     for &h in &hops {
         for loss in [0.0, 0.10, 0.20] {
             let line_out = match delivery(seed, h, loss, lora, range) {
@@ -211,7 +231,11 @@ fn main() {
                     latency_s / h as f64,
                     latency_s
                 ),
-                None => format!("{:>5} {:>5.0}%   no route end to end within 2 h\n", h, loss * 100.0),
+                None => format!(
+                    "{:>5} {:>5.0}%   no route end to end within 2 h\n",
+                    h,
+                    loss * 100.0
+                ),
             };
             print!("{line_out}");
             report += &line_out;
@@ -224,7 +248,11 @@ fn main() {
         );
         print!("{head}");
         report += &head;
-        for (name, n, grid_layout) in [("grid 36", 36usize, true), ("random 36", 36, false), ("random 50", 50, false)] {
+        for (name, n, grid_layout) in [
+            ("grid 36", 36usize, true),
+            ("random 36", 36, false),
+            ("random 50", 50, false),
+        ] {
             let (mut ok, mut parts) = (0u64, 0usize);
             for s in 1..=seeds {
                 let positions = if grid_layout {
@@ -235,7 +263,9 @@ fn main() {
                 };
                 let mut sim = build(s, &positions, lora);
                 if sim
-                    .run_until_cond(limit_s * SECOND_US, |x| all_attached(x) && partitions(x).len() == 1)
+                    .run_until_cond(limit_s * SECOND_US, |x| {
+                        all_attached(x) && partitions(x).len() == 1
+                    })
                     .is_some()
                 {
                     ok += 1;

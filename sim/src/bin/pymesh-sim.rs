@@ -290,8 +290,20 @@ fn totals(sim: &pymesh_sim::des::Simulator) -> Totals {
 fn run_reporting(sim: &mut pymesh_sim::des::Simulator, end: u64, every: u64) -> Option<u64> {
     println!(
         "{:>7} {:>5} {:<40} {:>5} {:>5} {:>5} {:>6} {:>5} {:>6} {:>6} {:>5} {:>6} {:>5} {:>5}",
-        "t (s)", "parts", "sizes (leader)", "PReq", "better", "P-chg", "adv", "PRsp", "CIDReq",
-        "LReq", "DReq", "mac tx", "retry", "noack"
+        "t (s)",
+        "parts",
+        "sizes (leader)",
+        "PReq",
+        "better",
+        "P-chg",
+        "adv",
+        "PRsp",
+        "CIDReq",
+        "LReq",
+        "DReq",
+        "mac tx",
+        "retry",
+        "noack"
     );
     let mut attached_at = None;
     let mut last = totals(sim);
