@@ -397,6 +397,38 @@ impl Node {
         }
     }
 
+    /// One MAC poll (transmit what is due, read the radio) and the frames it received handled;
+    /// returns how many.
+    fn poll_mac(&mut self, now: Instant, radio: &mut dyn Radio) -> u16 {
+        self.mac.set_short_address(self.mle.rloc16());
+        let mut received: Vec<RxFrame, 8> = Vec::new();
+        let lookup = Lookup(&self.mle);
+        self.mac.poll(
+            now,
+            radio,
+            &self.security.keys,
+            &lookup,
+            &mut |ind: mac::RxIndication<'_>| {
+                let Ok(payload) = Vec::from_slice(ind.payload) else {
+                    return;
+                };
+                let _ = received.push(RxFrame {
+                    src: ind.src,
+                    src_ext: ind.src_ext,
+                    dst: ind.dst,
+                    rssi: ind.rssi_dbm,
+                    link_margin: ind.link_margin_db,
+                    payload,
+                });
+            },
+            &mut |_, _| {},
+        );
+        for f in &received {
+            self.handle_frame(now, f);
+        }
+        received.len() as u16
+    }
+
     /// Runs everything due at `now`: radio events, timers, transmissions.
     pub fn poll(&mut self, now: Instant, radio: &mut dyn Radio) -> PollResult {
         let mut result = PollResult::default();
@@ -407,35 +439,7 @@ impl Node {
         if self.mle.role() == Role::Disabled {
             return result;
         }
-        self.mac.set_short_address(self.mle.rloc16());
-        let mut received: Vec<RxFrame, 8> = Vec::new();
-        {
-            let lookup = Lookup(&self.mle);
-            self.mac.poll(
-                now,
-                radio,
-                &self.security.keys,
-                &lookup,
-                &mut |ind: mac::RxIndication<'_>| {
-                    let Ok(payload) = Vec::from_slice(ind.payload) else {
-                        return;
-                    };
-                    let _ = received.push(RxFrame {
-                        src: ind.src,
-                        src_ext: ind.src_ext,
-                        dst: ind.dst,
-                        rssi: ind.rssi_dbm,
-                        link_margin: ind.link_margin_db,
-                        payload,
-                    });
-                },
-                &mut |_, _| {},
-            );
-        }
-        result.frames_received = received.len() as u16;
-        for f in &received {
-            self.handle_frame(now, f);
-        }
+        result.frames_received = self.poll_mac(now, radio);
         let mut commands: Vec<MleCommand, 8> = Vec::new();
         self.mle.poll(now, &mut self.rng, &mut |c| {
             let _ = commands.push(c);
@@ -447,35 +451,7 @@ impl Node {
         // Anything queued above may go out now (MAC timers permitting). Frames that arrived
         // meanwhile (this poll reads the radio too, and has acked them) are handled as well:
         // dropping them lost the echo reply an OpenThread node sent 8 us after our ack.
-        self.mac.set_short_address(self.mle.rloc16());
-        let mut late: Vec<RxFrame, 8> = Vec::new();
-        {
-            let lookup = Lookup(&self.mle);
-            self.mac.poll(
-                now,
-                radio,
-                &self.security.keys,
-                &lookup,
-                &mut |ind: mac::RxIndication<'_>| {
-                    let Ok(payload) = Vec::from_slice(ind.payload) else {
-                        return;
-                    };
-                    let _ = late.push(RxFrame {
-                        src: ind.src,
-                        src_ext: ind.src_ext,
-                        dst: ind.dst,
-                        rssi: ind.rssi_dbm,
-                        link_margin: ind.link_margin_db,
-                        payload,
-                    });
-                },
-                &mut |_, _| {},
-            );
-        }
-        result.frames_received += late.len() as u16;
-        for f in &late {
-            self.handle_frame(now, f);
-        }
+        result.frames_received += self.poll_mac(now, radio);
         result
     }
 
