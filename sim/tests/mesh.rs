@@ -516,19 +516,20 @@ fn has_address_in(
         .any(|a| a.prefix64() == prefix.prefix64())
 }
 
-/// Sends a datagram from `from` to `to` once a minute, up to `minutes` times, until one
-/// arrives at `at`; returns the virtual time it arrived.
+/// Sends a datagram from `from` to `at`'s RLOC (as it is at each send: a node that
+/// re-attaches or becomes a router changes it) once a minute, up to `minutes` times, until
+/// one arrives at `at`; returns the virtual time it arrived.
 fn resend_until_delivered(
     sim: &mut pymesh_sim::des::Simulator,
     from: (pymesh_sim::des::NodeId, pymesh::net::SocketId),
     at: (pymesh_sim::des::NodeId, pymesh::net::SocketId),
-    to: &pymesh::wire::Ipv6Address,
     minutes: u32,
 ) -> Option<u64> {
     for k in 0..minutes {
         let msg = format!("datagram {k}");
+        let to = rloc_address(sim.node(at.0)?.rloc16());
         let _ = sim.with_node(from.0, |n, now| {
-            n.socket_sendto(now, from.1, to, 4000, msg.as_bytes())
+            n.socket_sendto(now, from.1, &to, 4000, msg.as_bytes())
         });
         if let Some((data, _, _)) = receive(sim, at.0, at.1, 60) {
             assert!(data.starts_with(b"datagram"));
@@ -578,12 +579,11 @@ fn router_killed_traffic_routes_around_it() {
     let s_src = sim.with_node(src, |n, _| n.socket_open().unwrap()).unwrap();
     let s_dst = sim.with_node(dst, |n, _| n.socket_open().unwrap()).unwrap();
     sim.with_node(dst, |n, _| n.socket_bind(s_dst, None, 4000).unwrap());
-    let dst_rloc16 = sim.node(dst).unwrap().rloc16();
-    let to = rloc_address(dst_rloc16);
     // Traffic flows first (a datagram a minute until one arrives: links of a mesh that has just
     // formed are still being set up).
-    resend_until_delivered(&mut sim, (src, s_src), (dst, s_dst), &to, 30)
+    resend_until_delivered(&mut sim, (src, s_src), (dst, s_dst), 30)
         .expect("delivered before the router dies");
+    let dst_rloc16 = sim.node(dst).unwrap().rloc16();
     let before = path(&sim, src, dst_rloc16).expect("a route before");
     println!("route before: {before:04x?}");
 
@@ -594,8 +594,8 @@ fn router_killed_traffic_routes_around_it() {
             sim.node(i)
                 .unwrap()
                 .mle()
-                .next_hop(0xfffe)
-                .map_or(0, |(p, _)| p)
+                .parent()
+                .map_or(0xfffe, |p| p.rloc16)
         })
         .collect();
     let leader_rloc16 = sim
@@ -614,9 +614,9 @@ fn router_killed_traffic_routes_around_it() {
     sim.kill(victim);
     let t0 = sim.now_us();
     // A datagram a minute until one arrives (those sent into the dead router are lost).
-    let delivered_at = resend_until_delivered(&mut sim, (src, s_src), (dst, s_dst), &to, 30);
+    let delivered_at = resend_until_delivered(&mut sim, (src, s_src), (dst, s_dst), 30);
     let t = delivered_at.expect("traffic routes around the dead router within 30 minutes");
-    let after = path(&sim, src, dst_rloc16).expect("a route after");
+    let after = path(&sim, src, sim.node(dst).unwrap().rloc16()).expect("a route after");
     println!(
         "route after: {after:04x?}, delivered {:.0} s after the router died",
         (t - t0) as f64 / 1e6
@@ -707,4 +707,65 @@ fn a_child_whose_parent_dies_attaches_to_another() {
 
 fn role_count(sim: &pymesh_sim::des::Simulator, role: Role) -> usize {
     pymesh_sim::scenario::role_counts(sim)[role as usize]
+}
+
+/// A line of three, 3 km apart: the end nodes hear only the middle one. The middle node is
+/// kept a REED (router upgrade threshold 1: the leader is router enough); the third node,
+/// powered up later, hears no router, so only its second Parent Request (Scan Mask: routers
+/// and REEDs) finds a parent: the REED answers, asks the leader for a router id when the
+/// Child ID Request comes, and takes the node as its child as a router. Without REED Parent
+/// Responses the third node would lead a partition of its own.
+#[test]
+fn a_reed_answers_the_second_parent_request_and_becomes_a_router_for_the_child() {
+    let mut sim = build(5, &line(3, 3000.0), eu868(7));
+    let ids: Vec<_> = sim.ids().collect();
+    let (a, b, c) = (ids[0], ids[1], ids[2]);
+    sim.kill(c);
+    sim.with_node(b, |n, _| n.mle_mut().set_router_upgrade_threshold(1));
+    let formed = sim.run_until_cond(900 * SECOND_US, |s| {
+        s.role(a).0 == Role::Leader && s.role(b).0 == Role::Child
+    });
+    assert!(formed.is_some(), "a leads and b is its child");
+    // b stays a REED for a while (nothing asks it to become a router).
+    sim.run_until(sim.now_us() + 300 * SECOND_US);
+    assert_eq!(sim.role(b).0, Role::Child, "b is still a REED");
+    let solicits_before = sim.node(b).unwrap().mle().counters.address_solicits_sent;
+    sim.restart(c);
+    let attached = sim.run_until_cond(sim.now_us() + 300 * SECOND_US, |s| {
+        s.role(c).0 == Role::Child
+    });
+    assert!(
+        attached.is_some(),
+        "c attached as a child: {:?}",
+        sim.role(c)
+    );
+    let (nb, nc) = (sim.node(b).unwrap(), sim.node(c).unwrap());
+    assert_eq!(
+        nb.role(),
+        Role::Router,
+        "the REED became a router for its child"
+    );
+    assert_eq!(
+        nb.mle().counters.address_solicits_sent,
+        solicits_before + 1,
+        "one Address Solicit, sent for the Child ID Request"
+    );
+    assert_eq!(nc.mle().parent().unwrap().ext_addr, nb.config().ext_addr);
+    assert_eq!(
+        nc.mle().parent().unwrap().rloc16,
+        nb.rloc16(),
+        "the parent's new RLOC16"
+    );
+    assert_eq!(
+        nc.rloc16() & !0x1ff,
+        nb.rloc16(),
+        "c's RLOC16 is under b's router id"
+    );
+    assert!(nb
+        .mle()
+        .children()
+        .iter()
+        .any(|ch| ch.ext_addr == nc.config().ext_addr));
+    assert_eq!(partitions(&sim).len(), 1);
+    assert_eq!(nc.mle().counters.role_leader, 0, "c never led a partition");
 }

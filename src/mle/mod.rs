@@ -521,6 +521,10 @@ pub struct Mle {
     previous_parent: Option<ExtAddress>,
     children: Vec<Child, MAX_CHILDREN>,
     pending_parent_responses: Vec<PendingParentResponse, 16>,
+    /// REED: a Child ID Request taken while our Address Solicit is under way; it becomes our
+    /// first child when the leader grants the router id (OpenThread's child in state
+    /// `kStateChildIdRequest`, answered by `SetStateRouter`).
+    pending_child: Option<(Child, Instant)>,
     /// Link handshakes under way, ours and our answers to others' (a neighbour may have one of
     /// each with us when two routers ask each other at once).
     pending_link_requests: Vec<(ExtAddress, PendingLinkRequest), MAX_PENDING_LINKS>,
@@ -564,6 +568,7 @@ impl Mle {
             previous_parent: None,
             children: Vec::new(),
             pending_parent_responses: Vec::new(),
+            pending_child: None,
             pending_link_requests: Vec::new(),
             router_selection_at: None,
             address_solicit_pending: None,
@@ -712,6 +717,7 @@ impl Mle {
         self.parent = None;
         self.candidate = None;
         self.pending_parent_responses.clear();
+        self.pending_child = None;
         self.pending_link_requests.clear();
         self.router_selection_at = None;
         self.bridging = false;
@@ -797,8 +803,13 @@ impl Mle {
                         to: c.ext_addr,
                         response: c.challenge.clone(),
                     });
+                    // A REED answers once the leader made it a router: wait for that too.
+                    let mut wait = self.timing.child_id_response_timeout;
+                    if child_id_of(c.rloc16) != 0 {
+                        wait = wait + self.timing.address_solicit_timeout;
+                    }
                     self.attach = Attach::ChildIdRequest {
-                        deadline: now + self.timing.child_id_response_timeout,
+                        deadline: now + wait,
                     };
                 } else if !to_reeds {
                     self.send_parent_request(true, now, rng, send);
@@ -876,20 +887,12 @@ impl Mle {
                     && self.router_eligible
                     && (self.active_routers() < self.router_upgrade_threshold || bridging)
                 {
-                    if let Some(leader) = self.leader_rloc16() {
-                        let message_id = self.next_message_id();
-                        let token = (rng.next_u32() as u16).to_be_bytes();
-                        self.address_solicit_pending =
-                            Some((message_id, now + self.timing.address_solicit_timeout));
-                        self.counters.address_solicits_sent += 1;
-                        send(MleCommand::AddressSolicit {
-                            leader_rloc16: leader,
-                            message_id,
-                            token,
-                        });
-                    }
+                    self.send_address_solicit(now, rng, send);
                 }
             }
+        }
+        if self.pending_child.as_ref().is_some_and(|(_, t)| now >= *t) {
+            self.pending_child = None;
         }
         if let Some((_, deadline)) = self.address_solicit_pending {
             if now >= deadline {
@@ -931,6 +934,33 @@ impl Mle {
             self.counters.advertisements_sent += 1;
             send(MleCommand::Advertisement);
         }
+    }
+
+    /// A REED: attached as a child, may become a router.
+    fn is_reed(&self) -> bool {
+        self.role == Role::Child && self.router_eligible && self.attach == Attach::Idle
+    }
+
+    /// TMF Address Solicit to the leader: a router id, please.
+    fn send_address_solicit(
+        &mut self,
+        now: Instant,
+        rng: &mut Rng,
+        send: &mut dyn FnMut(MleCommand),
+    ) {
+        let Some(leader) = self.leader_rloc16() else {
+            return;
+        };
+        let message_id = self.next_message_id();
+        let token = (rng.next_u32() as u16).to_be_bytes();
+        self.address_solicit_pending =
+            Some((message_id, now + self.timing.address_solicit_timeout));
+        self.counters.address_solicits_sent += 1;
+        send(MleCommand::AddressSolicit {
+            leader_rloc16: leader,
+            message_id,
+            token,
+        });
     }
 
     fn next_message_id(&mut self) -> u16 {
@@ -1189,14 +1219,21 @@ impl Mle {
         if self.role == Role::Detached {
             self.crowd_attaching = true;
         }
-        if !self.role.is_router_or_leader() || self.children.is_full() {
+        // Routers answer the first request (Scan Mask R), REEDs too the second (R and E): a
+        // node that hears only REEDs then still finds a parent, who becomes a router for it.
+        let reed = self.is_reed();
+        if !(self.role.is_router_or_leader() || reed) || self.children.is_full() {
             return;
         }
         let (Some(challenge), Some(scan)) = (rx.message.challenge(), rx.message.scan_mask()) else {
             self.counters.rx_dropped += 1;
             return;
         };
-        if !scan.routers() {
+        if !(if reed {
+            scan.end_devices()
+        } else {
+            scan.routers()
+        }) {
             return;
         }
         // Spread the answers of several routers over the window the requester listens in.
@@ -1271,11 +1308,12 @@ impl Mle {
     fn handle_child_id_request(
         &mut self,
         now: Instant,
-        _rng: &mut Rng,
+        rng: &mut Rng,
         rx: &Received<'_>,
         send: &mut dyn FnMut(MleCommand),
     ) {
-        if !self.role.is_router_or_leader() {
+        let reed = self.is_reed();
+        if !(self.role.is_router_or_leader() || reed) {
             return;
         }
         let m = rx.message;
@@ -1292,9 +1330,51 @@ impl Mle {
             return;
         };
         self.pending_parent_responses.swap_remove(idx);
+        if reed {
+            // Become a router first (OpenThread: BecomeRouter(kHaveChildIdRequest)); the
+            // child waits for that (see `Attach::ChildIdRequest`).
+            let child = Child {
+                ext_addr: rx.sender,
+                rloc16: 0,
+                mode: m.mode().map(|x| x.0).unwrap_or(0),
+                timeout_s: m.timeout().unwrap_or(self.timing.child_timeout_s),
+                link: Link::new(rx.link_margin, rx.rssi, now, self.timing.link_scale),
+            };
+            let deadline =
+                now + self.timing.address_solicit_timeout + self.timing.child_id_response_timeout;
+            self.pending_child = Some((child, deadline));
+            if self.address_solicit_pending.is_none() {
+                self.router_selection_at = None;
+                self.send_address_solicit(now, rng, send);
+            }
+            return;
+        }
+        self.accept_child(
+            now,
+            rx.sender,
+            m.mode().map(|x| x.0).unwrap_or(0),
+            m.timeout().unwrap_or(self.timing.child_timeout_s),
+            Link::new(rx.link_margin, rx.rssi, now, self.timing.link_scale),
+            send,
+        );
+    }
+
+    /// Takes `ext_addr` as our child (keeping its child id if it was ours before) and answers
+    /// with a Child ID Response.
+    fn accept_child(
+        &mut self,
+        now: Instant,
+        ext_addr: ExtAddress,
+        mode: u8,
+        timeout_s: u32,
+        link: Link,
+        send: &mut dyn FnMut(MleCommand),
+    ) {
+        let _ = now;
+        let rx_sender = ext_addr;
         let router = self.rloc16.0;
         // Keep the child id when the child re-attaches to us.
-        let rloc16 = match self.children.iter().find(|c| c.ext_addr == rx.sender) {
+        let rloc16 = match self.children.iter().find(|c| c.ext_addr == rx_sender) {
             Some(c) => c.rloc16,
             None => match (1u16..512)
                 .find(|id| !self.children.iter().any(|c| child_id_of(c.rloc16) == *id))
@@ -1303,19 +1383,19 @@ impl Mle {
                 None => return,
             },
         };
-        self.children.retain(|c| c.ext_addr != rx.sender);
+        self.children.retain(|c| c.ext_addr != rx_sender);
         let child = Child {
-            ext_addr: rx.sender,
+            ext_addr: rx_sender,
             rloc16,
-            mode: m.mode().map(|x| x.0).unwrap_or(0),
-            timeout_s: m.timeout().unwrap_or(self.timing.child_timeout_s),
-            link: Link::new(rx.link_margin, rx.rssi, now, self.timing.link_scale),
+            mode,
+            timeout_s,
+            link,
         };
         if self.children.push(child).is_err() {
             return;
         }
         send(MleCommand::ChildIdResponse {
-            to: rx.sender,
+            to: rx_sender,
             child_rloc16: rloc16,
         });
     }
@@ -1339,6 +1419,12 @@ impl Mle {
         if self.leader_data.map(|l| l.partition_id) != Some(ld.partition_id) {
             self.counters.partition_id_changes += 1;
         }
+        // Our parent's RLOC16 is in the one it gave us: a REED that answered our Parent
+        // Request has become a router since.
+        let c = ParentCandidate {
+            rloc16: address16.0 & !0x1ff,
+            ..c
+        };
         self.clear_topology();
         self.better_partition = None;
         self.advertisement.stop();
@@ -1445,6 +1531,7 @@ impl Mle {
         self.address_solicit_pending = None;
         let (0, Some(rloc16)) = (status, rloc16) else {
             self.counters.address_solicits_rejected += 1;
+            self.pending_child = None;
             return;
         };
         self.counters.address_solicits_granted += 1;
@@ -1476,6 +1563,11 @@ impl Mle {
         self.children.clear();
         self.set_role(Role::Router);
         self.advertisement.start(now, rng);
+        if let Some((c, deadline)) = self.pending_child.take() {
+            if now < deadline {
+                self.accept_child(now, c.ext_addr, c.mode, c.timeout_s, c.link, send);
+            }
+        }
         if let Some(p) = former_parent {
             let mut challenge = [0u8; 8];
             rng.fill(&mut challenge);
