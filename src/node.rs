@@ -114,6 +114,16 @@ pub struct RxDropCounters {
     pub build_failed: u32,
     /// Parent Requests left unanswered for lack of duty-cycle budget.
     pub parent_requests_ignored: u32,
+    /// Realm-local multicast: copies of a datagram already seen (dropped), and datagrams this
+    /// router retransmitted (MPL).
+    pub mpl_copies: u32,
+    pub mpl_forwarded: u32,
+    /// Address Queries sent, answered (an Address Notification for the target came) and
+    /// failed (none came in time); Address Notifications sent for our own addresses.
+    pub address_queries_sent: u32,
+    pub address_queries_answered: u32,
+    pub address_queries_failed: u32,
+    pub address_notifications_sent: u32,
 }
 
 /// What the platform should know after a poll.
@@ -152,6 +162,10 @@ pub struct NeighborInfo {
     pub age: Duration,
 }
 
+/// How many times a router sends each realm-local multicast datagram it originates or
+/// forwards (see `Node::mpl_schedule`).
+pub const MPL_TRANSMISSIONS: u32 = 2;
+
 pub struct Node {
     /// `prefix add|remove` changes waiting for `netdata register` (OpenThread keeps them local
     /// until then; the leader's own re-registration must not publish them either).
@@ -180,6 +194,13 @@ pub struct Node {
     ping_replies: heapless::Deque<net::PingReply, 4>,
     /// Mesh-local EIDs heard recently and the RLOC16 they came from.
     eid_cache: Vec<(Ipv6Address, u16), 16>,
+    /// Realm-local multicast (MPL): the copies seen lately, and the ones this router will
+    /// retransmit, when.
+    mpl_seen: net::mpl::SeedSet,
+    mpl_forwards: Vec<(Instant, Vec<u8, 1280>), 4>,
+    /// An Address Query (a/aq) for a mesh-local EID under way: its target, when it gives up,
+    /// and the datagram that waits for the answer (OpenThread holds it the same way).
+    address_query: Option<(Ipv6Address, Instant, Vec<u8, 1280>)>,
     /// No new Data Request before this (one answer is in flight).
     data_request_holdoff: Instant,
     /// Datagrams queued on sockets since the last `take_datagrams_queued` (rx_cb).
@@ -224,6 +245,9 @@ impl Node {
             net: Net::new(),
             ping_replies: heapless::Deque::new(),
             eid_cache: Vec::new(),
+            mpl_seen: net::mpl::SeedSet::new(),
+            mpl_forwards: Vec::new(),
+            address_query: None,
             data_request_holdoff: Instant::ZERO,
             datagrams_queued: 0,
             local_changes_pending: false,
@@ -391,10 +415,129 @@ impl Node {
 
     /// When `poll` should next be called (`None`: only when the radio reports something).
     pub fn poll_at(&self) -> Option<Instant> {
-        match (self.mle.poll_at(), self.mac.poll_at()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        [
+            self.mle.poll_at(),
+            self.mac.poll_at(),
+            self.mpl_forwards.iter().map(|(t, _)| *t).min(),
+            self.address_query.as_ref().map(|(_, t, _)| *t),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// How long a realm-local multicast's (seed, sequence) is remembered: OpenThread's 5 s, or
+    /// on LoRa 64 frame times (a flood crosses the mesh a few frame times per hop).
+    fn mpl_lifetime(&self) -> Duration {
+        let ft = self.config.timing.frame_time.millis();
+        Duration::from_millis((64 * ft).max(5000))
+    }
+
+    /// A realm-local multicast datagram heard from a neighbour: `false` when it is a copy of one
+    /// seen before (drop it). A router retransmits a new one once, after a random delay
+    /// (OpenThread's 64 ms window on 802.15.4, four frame times on LoRa), hop limit one less.
+    fn mpl_receive(&mut self, now: Instant, datagram: &[u8]) -> bool {
+        let Some((seed, sequence)) = net::mpl::mpl_of(datagram) else {
+            // Without the option nobody forwards it; it is still for us.
+            return true;
+        };
+        let lifetime = self.mpl_lifetime();
+        if !self.mpl_seen.insert(now, seed, sequence, lifetime) {
+            self.drops.mpl_copies += 1;
+            return false;
         }
+        let hop_limit = datagram.get(7).copied().unwrap_or(0);
+        if hop_limit > 1 && datagram.len() <= 1280 {
+            let mut copy = [0u8; 1280];
+            copy[..datagram.len()].copy_from_slice(datagram);
+            copy[7] = hop_limit - 1;
+            self.mpl_schedule(now, &copy[..datagram.len()], 0);
+        }
+        true
+    }
+
+    /// A router's retransmissions of a realm-local multicast, each at a random instant of its
+    /// own window after `now` (windows `first`, `first + 1`, ...): OpenThread's MPL trickle
+    /// with its 64 ms interval on 802.15.4, a window of four frame times on LoRa. There is
+    /// no ack for a broadcast: a single copy lost to a collision would end the flood on that
+    /// side (measured in a line of five in the simulator), so every router sends it
+    /// [`MPL_TRANSMISSIONS`] times in all, the originator included.
+    fn mpl_schedule(&mut self, now: Instant, datagram: &[u8], first: u32) {
+        if !self.mle.role().is_router_or_leader() {
+            return;
+        }
+        let window = match self.config.timing.phy {
+            mac::Phy::LoRa => 4 * self.config.timing.frame_time.millis() as u32,
+            mac::Phy::Ieee802154 => 64,
+        };
+        for k in first..MPL_TRANSMISSIONS {
+            let Ok(copy) = Vec::from_slice(datagram) else {
+                return;
+            };
+            let at =
+                now + Duration::from_millis((k * window + self.rng.range_u32(0, window)) as u64);
+            if self.mpl_forwards.push((at, copy)).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Retransmits the realm-local multicasts that are due; gives up an Address Query that
+    /// went unanswered (its datagram is dropped, as OpenThread does).
+    fn poll_mpl_and_queries(&mut self, now: Instant) {
+        while let Some(i) = self.mpl_forwards.iter().position(|(t, _)| now >= *t) {
+            let (_, d) = self.mpl_forwards.swap_remove(i);
+            self.drops.mpl_forwarded += 1;
+            let _ = self.send_ip(now, &d);
+        }
+        if self
+            .address_query
+            .as_ref()
+            .is_some_and(|(_, t, _)| now >= *t)
+        {
+            self.address_query = None;
+            self.drops.address_queries_failed += 1;
+        }
+    }
+
+    /// Sends an Address Query (a/aq, non-confirmable, to ff03::2 with MPL) for `target` from
+    /// our RLOC, as OpenThread's `AddressResolver::SendAddressQuery`.
+    fn send_address_query(&mut self, now: Instant, target: Ipv6Address) -> Result<(), SendError> {
+        let addrs = self.addresses();
+        let src = addrs.rloc().ok_or(SendError::NoRoute)?;
+        let tlvs = TmfRepr::address_query(target).map_err(|_| SendError::Malformed)?;
+        let mut payload = [0u8; 32];
+        let n = tlvs.emit(&mut payload).map_err(|_| SendError::Malformed)?;
+        let message_id = self.rng.next_u32() as u16;
+        let token = (self.rng.next_u32() as u16).to_be_bytes();
+        let mut req = coap::Repr {
+            msg_type: MessageType::NonConfirmable,
+            code: crate::wire::coap::Code::POST,
+            message_id,
+            token: &token,
+            options: heapless::Vec::new(),
+            payload: &payload[..n],
+        };
+        req.push_uri_path(tmf::uri::ADDRESS_QUERY)
+            .map_err(|_| SendError::Malformed)?;
+        let mut msg = [0u8; 64];
+        let len = req.emit(&mut msg).map_err(|_| SendError::Malformed)?;
+        let dst = Ipv6Address::REALM_LOCAL_ALL_ROUTERS;
+        let tag = self.net.mpl_tag(&dst, &addrs);
+        let mut out = [0u8; 128];
+        let n = net::build::build_udp_mpl(
+            &src,
+            &dst,
+            TMF_PORT,
+            TMF_PORT,
+            &msg[..len],
+            net::DEFAULT_HOP_LIMIT,
+            tag,
+            &mut out,
+        )
+        .map_err(|_| SendError::Malformed)?;
+        self.drops.address_queries_sent += 1;
+        self.send_ip(now, &out[..n])
     }
 
     /// One MAC poll (transmit what is due, read the radio) and the frames it received handled;
@@ -440,6 +583,7 @@ impl Node {
             return result;
         }
         result.frames_received = self.poll_mac(now, radio);
+        self.poll_mpl_and_queries(now);
         let mut commands: Vec<MleCommand, 8> = Vec::new();
         self.mle.poll(now, &mut self.rng, &mut |c| {
             let _ = commands.push(c);
@@ -501,7 +645,7 @@ impl Node {
     }
 
     /// The RLOC16 an IPv6 destination lives at: a mesh-local locator (RLOC, or the leader
-    /// ALOC), or a mesh-local EID seen recently (address query is not implemented yet).
+    /// ALOC), or an EID seen recently or resolved by an Address Query.
     fn locator_of(&self, dst: &Ipv6Address) -> Option<u16> {
         let iid = dst.iid();
         // An EID heard from recently (in a border-router prefix too: the node that sent from
@@ -556,7 +700,18 @@ impl Node {
         };
         let (mac_dst, mesh) = if dst.is_link_local() {
             (Address::Extended(ExtAddress::from_iid(dst.iid())), None)
-        } else if dst.is_multicast() && dst.0[1] == 0x02 {
+        } else if dst.is_multicast() && (dst.0[1] & 0x0f) >= 2 {
+            // Link-local groups: one broadcast. Realm-local and larger: the broadcast seeds an
+            // MPL flood (our own copy is known, so it is not taken back from a forwarder).
+            if net::build::needs_mpl(&dst) {
+                if let Some((seed, sequence)) = net::mpl::mpl_of(datagram) {
+                    let lifetime = self.mpl_lifetime();
+                    if self.mpl_seen.insert(now, seed, sequence, lifetime) {
+                        // Ours, sent now: a router repeats it as it would a neighbour's.
+                        self.mpl_schedule(now, datagram, 1);
+                    }
+                }
+            }
             (Address::Short(ShortAddress::BROADCAST), None)
         } else if let Some(rloc16) = self.locator_of(&dst) {
             if rloc16 == own.0 {
@@ -573,9 +728,18 @@ impl Node {
                 )
             });
             (Address::Short(ShortAddress(next_hop)), mesh)
+        } else if attached
+            && dst.prefix64() == self.config.identity.mesh_local_prefix
+            && self.address_query.is_none()
+        {
+            // A mesh-local EID we have not heard from: ask the mesh where it lives (a/aq),
+            // holding the datagram until the Address Notification comes.
+            let held = Vec::from_slice(datagram).map_err(|_| SendError::Malformed)?;
+            let deadline = now + self.mle.timing().address_solicit_timeout;
+            self.send_address_query(now, dst)?;
+            self.address_query = Some((dst, deadline, held));
+            return Ok(());
         } else {
-            // ML-EIDs need address query (a/aq), not implemented yet; realm-local multicast
-            // needs MPL forwarding.
             return Err(SendError::NoRoute);
         };
         let link_dst = match mac_dst {
@@ -708,10 +872,13 @@ impl Node {
                     .then_some(u.dst_port())
             });
         if control_port.is_none() {
-            if let (Some(rloc16), Ok(p)) =
-                (origin, crate::wire::ipv6::Packet::new_checked(datagram))
-            {
-                self.snoop_eid(p.src_addr(), rloc16);
+            if let Ok(p) = crate::wire::ipv6::Packet::new_checked(datagram) {
+                if net::build::needs_mpl(&p.dst_addr()) && !self.mpl_receive(now, datagram) {
+                    return;
+                }
+                if let Some(rloc16) = origin {
+                    self.snoop_eid(p.src_addr(), rloc16);
+                }
             }
             self.deliver_ip(now, datagram);
             return;
@@ -1293,6 +1460,7 @@ impl Node {
             });
             let attached = matches!(self.mle.role(), Role::Child | Role::Router | Role::Leader);
             if let (Some(target), true) = (ours, attached) {
+                self.drops.address_notifications_sent += 1;
                 let message_id = self.rng.next_u32() as u16;
                 send(MleCommand::AddressNotify {
                     to_rloc16: from_rloc16,
@@ -1300,6 +1468,29 @@ impl Node {
                     token: message_id.to_be_bytes(),
                     target,
                     ml_eid_iid: self.ml_eid_iid,
+                });
+            }
+        } else if msg.uri_path_is(tmf::uri::ADDRESS_NOTIFY) {
+            // The answer to our Address Query: where the EID lives. Cache it and send what
+            // waited for it; acknowledge a confirmable one either way.
+            if let (Some(target), Some(rloc16)) = (tlvs.target_eid(), tlvs.rloc16()) {
+                if self
+                    .address_query
+                    .as_ref()
+                    .is_some_and(|(t, _, _)| *t == target)
+                {
+                    self.snoop_eid(target, rloc16.0);
+                    self.drops.address_queries_answered += 1;
+                    if let Some((_, _, held)) = self.address_query.take() {
+                        let _ = self.send_ip(now, &held);
+                    }
+                }
+            }
+            if msg.msg_type == MessageType::Confirmable {
+                send(MleCommand::TmfAck {
+                    to_rloc16: from_rloc16,
+                    message_id: msg.message_id,
+                    token,
                 });
             }
         } else if msg.msg_type == MessageType::Acknowledgement {

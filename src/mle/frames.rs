@@ -366,6 +366,20 @@ pub fn build(
             };
             return tmf_datagram(ctx, mle, &coap, &payload, *to_rloc16).map(Built::Datagram);
         }
+        MleCommand::TmfAck {
+            to_rloc16,
+            message_id,
+            token,
+        } => {
+            let coap = CoapHeader {
+                msg_type: MessageType::Acknowledgement,
+                code: Code::CHANGED,
+                message_id: *message_id,
+                token,
+                uri: None,
+            };
+            return tmf_datagram(ctx, mle, &coap, &TmfRepr::new(), *to_rloc16).map(Built::Datagram);
+        }
         MleCommand::AddressNotify {
             to_rloc16,
             message_id,

@@ -425,6 +425,13 @@ pub enum MleCommand {
         token: [u8; 2],
         assigned: Option<u8>,
     },
+    /// TMF empty acknowledgement (2.04 Changed) of a confirmable request from `to_rloc16`
+    /// (an Address Notification we are given).
+    TmfAck {
+        to_rloc16: u16,
+        message_id: u16,
+        token: [u8; 2],
+    },
     /// TMF Address Notification (a/an, confirmable) to `to_rloc16`, who asked where `target`
     /// (one of our addresses) lives: at our RLOC16, with our ML-EID's interface identifier.
     AddressNotify {

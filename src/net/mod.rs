@@ -9,6 +9,7 @@
 //! OpenThread does). Nothing here sends: built datagrams go back to the node.
 
 pub mod build;
+pub mod mpl;
 pub mod ping;
 pub mod sockets;
 
@@ -408,7 +409,7 @@ impl Net {
     }
 
     /// The MPL option for a datagram this node originates to `dst`, taking a sequence number.
-    fn mpl_tag(&mut self, dst: &Ipv6Address, addrs: &NodeAddresses) -> Option<MplTag> {
+    pub(crate) fn mpl_tag(&mut self, dst: &Ipv6Address, addrs: &NodeAddresses) -> Option<MplTag> {
         if !needs_mpl(dst) {
             return None;
         }
