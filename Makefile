@@ -10,7 +10,7 @@
 #   make bench-seeds  how many of seeds 1-8 converge to one partition (grid 36, random 36 and 50)
 #   make check-targets  build the core for every bare-metal target (no std, no alloc)
 #   make ot       build OpenThread's simulated node: build/ot/ot-cli-ftd (source from the openthread-sys crate)
-#   make test-interop  OpenThread simulation nodes and ours on OpenThread's medium (docs/interop.md)
+#   make test-interop  OpenThread simulation nodes and ours (pymesh-ot-node, the unix firmware) on OpenThread's medium (docs/interop.md)
 
 MPY_VERSION := 1.26.1
 BUILD := $(CURDIR)/build
@@ -142,8 +142,8 @@ $(OT_CLI): tools/build-ot.sh tools/openthread-sys.sha256
 $(OT_NODE): $(RUST_SOURCES) $(MPY_DIR)/.ready
 	cargo build --release -p pymesh-sim --bin pymesh-ot-node
 
-test-interop: $(OT_CLI) $(OT_NODE)
-	python3 tools/test-interop.py $(OT_CLI) $(OT_NODE)
+test-interop: $(OT_CLI) $(OT_NODE) $(UNIX_FW)
+	python3 tools/test-interop.py $(OT_CLI) $(OT_NODE) --firmware $(UNIX_FW)
 
 fmt:
 	cargo fmt --all

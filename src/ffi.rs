@@ -39,6 +39,13 @@ pub trait Board: Sync {
     /// Something was queued for the radio from outside the poll (a socket send): a board
     /// whose mesh thread sleeps wakes it.
     fn wake(&self) {}
+    /// The IEEE 802.15.4 channel when the board's radio is on an 802.15.4 medium instead of
+    /// LoRa (the unix board on OpenThread's simulation medium): `Mesh()` then runs Thread's
+    /// timing profile ([`Timing::thread`], 802.15.4 PHY in the MAC) with this channel in its
+    /// network identity. `None` (the default): LoRa, timed by the LoRa configuration.
+    fn ieee802154_channel(&self) -> Option<u8> {
+        None
+    }
 }
 
 struct Stack {
@@ -351,11 +358,19 @@ pub unsafe extern "C" fn pymesh_mesh_start(
         if s.node.is_some() {
             return Ok(false);
         }
+        let mut identity = NetworkIdentity::pymesh(network_key);
+        let timing = match b.ieee802154_channel() {
+            Some(channel) => {
+                identity.channel = channel;
+                Timing::thread()
+            }
+            None => Timing::lora(lora.frame_time()),
+        };
         let config = NodeConfig {
             ext_addr: b.eui64(),
-            identity: NetworkIdentity::pymesh(network_key),
+            identity,
             lora,
-            timing: Timing::lora(lora.frame_time()),
+            timing,
         };
         let mut node = Node::new(config, b.entropy());
         node.start(now);

@@ -8,8 +8,12 @@
 Each node runs in a temporary working directory of its own (the simulation platform keeps its
 settings in ./tmp/<offset>_<node id>.flash there) and on the medium of PORT_OFFSET: UDP
 multicast 224.0.0.116, port 9000 + 34 * PORT_OFFSET, the node sending from that port + node id.
+
+`MicroPythonNode` runs the unix firmware on that medium (`PYMESH_OT_MEDIUM`) and evaluates
+Python lines in it: `mp.py('mesh.state()')`; its `cmd` goes through Pycom's `mesh.cli()`.
 """
 
+import ast
 import os
 import queue
 import shutil
@@ -28,12 +32,13 @@ class OtNode:
 
     tag = 'ot'
 
-    def __init__(self, binary, node_id, port_offset, workdir=None, log_path=None, args=None):
+    def __init__(self, binary, node_id, port_offset, workdir=None, log_path=None, args=None,
+                 env=None):
         self.node_id = node_id
         self.port_offset = port_offset
         self._own_dir = workdir is None
         self.workdir = workdir or tempfile.mkdtemp(prefix=f'{self.tag}{node_id}-')
-        env = dict(os.environ, PORT_OFFSET=str(port_offset))
+        env = dict(os.environ, PORT_OFFSET=str(port_offset), **(env or {}))
         self._log = open(log_path, 'a') if log_path else None
         argv = [os.path.abspath(binary)] + (args if args is not None else [str(node_id)])
         self.proc = subprocess.Popen(
@@ -217,3 +222,105 @@ class PymeshNode(OtNode):
         super().__init__(binary, node_id, port_offset, log_path=log_path,
                          args=['--node-id', str(node_id), '--port-offset', str(port_offset),
                                *extra_args])
+
+
+# Run by the unix firmware (`micropython -c`): evaluates each line read from stdin (an
+# expression, else a statement) in one namespace and prints `@<n>=> <repr of the value>` or
+# `@<n>!! <exception>`, n counting the lines. Nothing else prints on stdout.
+MICROPYTHON_DRIVER = """
+import sys
+def _serve():
+    g = {'__name__': '__main__'}
+    n = 0
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            return
+        n += 1
+        src = line.rstrip('\\n')
+        try:
+            try:
+                r = eval(src, g)
+            except SyntaxError:
+                exec(src, g)
+                r = None
+            out = '=> ' + repr(r)
+        except Exception as e:
+            out = '!! %s: %s' % (type(e).__name__, e)
+        print('@%d%s' % (n, out))
+_serve()
+"""
+
+
+class MicroPythonNode(OtNode):
+    """The unix firmware (build/unix/micropython) on OpenThread's medium as node `node_id`
+    (`PYMESH_OT_MEDIUM`), driven line by line: `py(source)` evaluates one line of Python in it.
+    `cmd` (and so `value`, `state`, `wait_state`) runs an OpenThread CLI command through Pycom's
+    `mesh.cli()`, once the Python code has made `mesh = lora.Mesh()`."""
+
+    tag = 'mp'
+
+    def __init__(self, firmware, node_id, port_offset, log_path=None, channel=None, pcap=None):
+        env = {'PYMESH_OT_MEDIUM': str(node_id)}
+        if channel is not None:
+            env['PYMESH_OT_CHANNEL'] = str(channel)
+        if pcap is not None:
+            env['PYMESH_PCAP'] = pcap
+        self._seq = 0
+        super().__init__(firmware, node_id, port_offset, log_path=log_path,
+                         args=['-c', MICROPYTHON_DRIVER], env=env)
+
+    def py(self, source, timeout=5.0):
+        """Evaluates one line of Python in the firmware; returns the repr of its value (None
+        for a statement). An exception in it raises OtError."""
+        if '\n' in source:
+            raise ValueError('one line at a time')
+        if self._log:
+            self._log.write(f'[{self.tag}{self.node_id}] >>> {source}\n')
+            self._log.flush()
+        self._seq += 1
+        tag = f'@{self._seq}'
+        self.proc.stdin.write((source + '\n').encode())
+        self.proc.stdin.flush()
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise OtError(f'node {self.node_id}: no answer to {source!r} in {timeout} s')
+            try:
+                line = self._lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise OtError(f'node {self.node_id} exited during {source!r}')
+            if line.startswith(tag + '=> '):
+                return line[len(tag) + 3:]
+            if line.startswith(tag + '!! '):
+                raise OtError(f'node {self.node_id}: {source!r}: {line[len(tag) + 3:]}')
+            if line:
+                self.unsolicited.append(line)
+
+    def eval(self, source, timeout=5.0):
+        """`py`, with the value read back as a Python literal (numbers, strings, bytes, tuples,
+        lists, booleans, None)."""
+        return ast.literal_eval(self.py(source, timeout))
+
+    def cmd(self, command, timeout=5.0):
+        """An OpenThread CLI command through `mesh.cli()`: its output lines; `Error N: ...`
+        raises OtError, as for the other nodes."""
+        out = self.eval(f'mesh.cli({command!r})', timeout)
+        lines = [line for line in out.split('\r\n') if line]
+        for line in lines:
+            if line.startswith('Error '):
+                raise OtError(f'node {self.node_id}: {command!r}: {line}')
+        return lines
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                # End of input ends the driver, and the firmware with it.
+                self.proc.stdin.close()
+                self.proc.wait(timeout=3)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        super().close()

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Interop tests between OpenThread simulation nodes (build/ot/ot-cli-ftd) and ours.
 
-    python3 tools/test-interop.py OT_CLI [OUR_NODE] [test ...]
+    python3 tools/test-interop.py OT_CLI [OUR_NODE] [--firmware UNIX_FW] [test ...]
 
-Each test runs on its own PORT_OFFSET (its own multicast port), so tests do not hear each
-other; logs go to build/interop/<test>.log. Exit status 1 when any test fails.
+OUR_NODE is pymesh-ot-node; UNIX_FW the MicroPython unix firmware (build/unix/micropython), for
+the test that runs it on OpenThread's medium. Each test runs on its own PORT_OFFSET (its own
+multicast port), so tests do not hear each other; logs go to build/interop/<test>.log. Exit
+status 1 when any test fails.
 """
 
 import os
@@ -13,7 +15,7 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from otcli import OtNode, OtError, PymeshNode  # noqa: E402
+from otcli import MicroPythonNode, OtNode, OtError, PymeshNode  # noqa: E402
 
 LOG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'build', 'interop')
 
@@ -453,20 +455,205 @@ def test_other_key_no_attach(ot_cli, our_node, port_offset, log):
                 raise OtError('one partition despite different keys')
 
 
+# Pycom's mesh.state() numbering.
+PYCOM_STATE = {0: 'disabled', 1: 'detached', 2: 'child', 3: 'router', 4: 'leader'}
+
+
+def mp_states_until(mp, wanted, timeout):
+    """Polls Pycom's `mesh.state()` every 50 ms until it is `wanted`, at most `timeout`
+    seconds; returns the states seen, in order, without repeats."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while True:
+        state = mp.eval('mesh.state()')
+        if not seen or seen[-1] != state:
+            seen.append(state)
+        if state == wanted:
+            return seen
+        if time.monotonic() >= deadline:
+            raise OtError(f'node {mp.node_id}: mesh.state() not {wanted} in {timeout} s '
+                          f'(states {seen})')
+        time.sleep(0.05)
+
+
+def mp_recv(mp, sock, timeout):
+    """Polls `sock.recvfrom(128)` (non-blocking, Pycom's default) until a datagram is there;
+    returns (data, (address, port))."""
+    deadline = time.monotonic() + timeout
+    while True:
+        data, addr = mp.eval(f'{sock}.recvfrom(128)')
+        if data:
+            return data, addr
+        if time.monotonic() >= deadline:
+            raise OtError(f'node {mp.node_id}: no datagram on {sock} in {timeout} s')
+        time.sleep(0.05)
+
+
+def mp_ping(mp, addr):
+    """`mesh.cli('ping ADDR')` in the firmware: OpenThread's reply line, then its statistics
+    line with the one echo answered."""
+    lines = mp.eval(f"mesh.cli('ping {addr}')", timeout=10).split('\r\n')
+    if not (lines[0].startswith(f'16 bytes from {addr}: icmp_seq=')
+            and lines[1].startswith('1 packets transmitted, 1 packets received.')):
+        raise OtError(f'node {mp.node_id}: ping {addr}: {lines!r}')
+
+
+# The test's channel: not Pymesh's default (11), so that a node left on its LoRa identity's
+# channel label, or on the default of PYMESH_OT_CHANNEL, could not be in the network.
+UNIX_OT_CHANNEL = 15
+
+
+def test_unix_firmware_on_openthread_medium(ot_cli, our_node, port_offset, log):
+    """The MicroPython unix firmware, on OpenThread's medium through PYMESH_OT_MEDIUM and
+    driven only through Pycom's API, next to an OpenThread leader: it attaches as child and
+    becomes a router linked with OpenThread's, runs Thread's timing profile on the medium's
+    channel, exchanges UDP both ways (AF_LORA socket, OpenThread's `udp` CLI) to and from the
+    ML-EIDs and the RLOCs, and pings both ways (OpenThread's `ping`, `mesh.cli('ping ...')`)."""
+    if not UNIX_FIRMWARE:
+        raise OtError('needs the unix firmware (--firmware build/unix/micropython)')
+    pcap = os.path.splitext(log)[0] + '-mp2.pcap'
+    with OtNode(ot_cli, 1, port_offset, log_path=log) as ot:
+        ot.form(**dict(PYMESH_DATASET, channel=UNIX_OT_CHANNEL))
+        ot.wait_state('leader', 15)
+        with MicroPythonNode(UNIX_FIRMWARE, 2, port_offset, log_path=log,
+                             channel=UNIX_OT_CHANNEL, pcap=pcap) as mp:
+            try:
+                unix_firmware_checks(ot, mp)
+            finally:
+                try:
+                    ot.cmd('router table')  # into the log, for the reader of a failure
+                    mp.cmd('counters mac')
+                except OtError:
+                    pass
+
+
+def unix_firmware_checks(ot, mp):
+    # Pycom's API only: LoRa as on a LoPy4 in Europe, the mesh with Pymesh's default key.
+    mp.py('from network import LoRa')
+    mp.py('import socket')
+    mp.py('lora = LoRa(mode=LoRa.LORA, region=LoRa.EU868)')
+    mp.py('mesh = lora.Mesh()')
+    # Router-ineligible at first, so that the child phase lasts until the test has looked at
+    # it: with the role enabled a child asks for a router id after a random delay of up to
+    # routerselectionjitter seconds, and mesh.state() was seen to go from 1 to 3.
+    mp.py("mesh.cli('routerrole disable')")
+    mp.py("mesh.cli('routerselectionjitter 1')")
+
+    # (a) Detached (Pycom: 1), then OpenThread's child (2), listed in its child table with the
+    # RLOC16 it gave.
+    states = mp_states_until(mp, 2, 10)
+    if set(states) - {0, 1, 2}:
+        raise OtError(f'mesh.state() went {[PYCOM_STATE.get(s, s) for s in states]}')
+    rloc16 = mp.eval('mesh.rloc()')
+    ext = ''.join(f'{b:02x}' for b in mp.eval('lora.mac()'))
+    rows = [line for line in ot.cmd('child table') if ext in line]
+    if len(rows) != 1 or f'0x{rloc16:04x}' not in rows[0]:
+        raise OtError(f'OpenThread child table has no row with {ext} and 0x{rloc16:04x}: '
+                      f'{rows!r}')
+    same_partition(ot, mp)
+    # Then a router (3) with a router id from OpenThread's leader (Address Solicit), straight
+    # from child, never leader.
+    mp.py("mesh.cli('routerrole enable')")
+    states = mp_states_until(mp, 3, 10)
+    if states[0] != 2 or set(states) - {2, 3}:
+        raise OtError(f'mesh.state() went {[PYCOM_STATE.get(s, s) for s in states]}')
+    assert_role_history(mp, child=True, leader=False)
+    if mp.eval('mesh.single()') is not False:
+        raise OtError('mesh.single() is not False with an OpenThread leader next to it')
+    # Thread's timing profile on the medium's channel (with the LoRa profile a node's child
+    # timeout is over 1200 s at SF7/BW125, its channel Pymesh's 11).
+    channel, child_timeout = mp.value('channel'), mp.value('childtimeout')
+    if (channel, child_timeout) != (str(UNIX_OT_CHANNEL), '240'):
+        raise OtError(f"channel {channel}, child timeout {child_timeout}: not Thread's "
+                      f'profile on channel {UNIX_OT_CHANNEL}')
+    same_partition(ot, mp)
+    rloc16 = mp.eval('mesh.rloc()')
+    rows = [line for line in ot.cmd('router table') if ext in line]
+    if len(rows) != 1 or f'0x{rloc16:04x}' not in rows[0]:
+        raise OtError(f'OpenThread router table has no row with {ext} and 0x{rloc16:04x}: '
+                      f'{rows!r}')
+    wait_linked_routers(ot, mp)
+
+    # Pycom's ipaddr(): RLOC, ML-EID and link-local, as the CLI lists them.
+    mp_addrs = addresses(mp)
+    ipaddr = mp.eval('mesh.ipaddr()')
+    if sorted(ipaddr) != sorted(mp_addrs.values()):
+        raise OtError(f'mesh.ipaddr() {ipaddr} against cli ipaddr {mp_addrs}')
+    if mp_addrs['rloc'] != f'fdde:ad00:beef:0:0:ff:fe00:{rloc16:x}':
+        raise OtError(f'RLOC {mp_addrs["rloc"]} is not that of mesh.rloc() {rloc16:#x}')
+    ot_addrs = addresses(ot)
+
+    # (b) UDP both ways: an AF_LORA socket on port 1234, OpenThread's `udp` example socket.
+    mp.py('s = socket.socket(socket.AF_LORA, socket.SOCK_RAW)')
+    mp.py('s.bind(1234)')
+    ot.cmd('udp open')
+    ot.cmd('udp bind :: 1234')
+    for kind in ('ml-eid', 'rloc'):
+        text = f'{kind}-from-openthread'
+        # OpenThread finds our ML-EID with an Address Query that the firmware's node answers.
+        ot.cmd(f'udp send {mp_addrs[kind]} 1234 {text}')
+        got = mp_recv(mp, 's', 10)
+        if got != (text.encode(), (ot_addrs[kind], 1234)):
+            raise OtError(f'recvfrom gave {got!r}, expected {text!r} from '
+                          f'{ot_addrs[kind]} port 1234')
+        text = f'{kind}-from-micropython'
+        sent = mp.eval(f"s.sendto(b'{text}', ('{ot_addrs[kind]}', 1234))")
+        if sent != len(text):
+            raise OtError(f'sendto returned {sent!r}')
+        line = ot.wait_line(lambda l: l.endswith(f' {text}') and 'bytes from' in l, 10)
+        expected = f'{len(text)} bytes from {mp_addrs[kind]} 1234 {text}'
+        if line != expected:
+            raise OtError(f'OpenThread printed {line!r}, expected {expected!r}')
+    ot.cmd('udp close')
+    mp.py('s.close()')
+
+    # (c) Pings both ways: OpenThread's `ping`, and `mesh.cli('ping ...')` in the firmware.
+    for kind in ('ml-eid', 'rloc', 'link-local'):
+        ping(ot, mp_addrs[kind])
+        mp_ping(mp, ot_addrs[kind])
+    mp_ping(mp, 'fdde:ad00:beef:0:0:ff:fe00:fc00')  # the leader ALOC
+    if mp.eval('mesh.state()') != 3:
+        raise OtError('no longer a router at the end')
+
+    # Acks in time: OpenThread waits 16 ms for the ack of a frame, then sends it again, and
+    # our MAC counts the copies (RxDuplicated). A mesh thread that slept through arrivals
+    # (woken only by its own deadlines) still got every frame through OpenThread's retries,
+    # with about two copies per frame; a scheduling hiccup on a loaded machine may cost one.
+    counters = {}
+    for line in mp.cmd('counters mac'):
+        k, _, v = line.partition(':')
+        counters[k.strip()] = int(v)
+    if counters['RxDuplicated'] * 4 > counters['RxUnicast']:
+        raise OtError(f"acks too late: {counters['RxDuplicated']} frames received again "
+                      f"of {counters['RxUnicast']} unicast frames")
+
+
 TESTS = [test_ot_pair, test_ot_leader_pymesh_child, test_pymesh_leader_ot_child,
          test_other_key_no_attach, test_ot_child_becomes_router_under_pymesh_leader,
          test_pymesh_child_becomes_router_under_ot_leader, test_ping_child_and_parent,
          test_border_router_prefixes_both_ways, test_mixed_line_of_four, test_udp_both_ways,
-         test_partitions_merge]
+         test_partitions_merge, test_unix_firmware_on_openthread_medium]
+
+# The unix firmware (--firmware), for test_unix_firmware_on_openthread_medium.
+UNIX_FIRMWARE = None
 
 
 def main():
-    if len(sys.argv) < 2:
+    global UNIX_FIRMWARE
+    args = sys.argv[1:]
+    if '--firmware' in args:
+        i = args.index('--firmware')
+        UNIX_FIRMWARE = args[i + 1] if i + 1 < len(args) else None
+        del args[i:i + 2]
+        if not UNIX_FIRMWARE:
+            print(__doc__)
+            return 2
+    if not args:
         print(__doc__)
         return 2
-    ot_cli = sys.argv[1]
-    our_node = sys.argv[2] if len(sys.argv) > 2 and not sys.argv[2].startswith('test_') else None
-    wanted = [a for a in sys.argv[2:] if a.startswith('test_')]
+    ot_cli = args[0]
+    our_node = args[1] if len(args) > 1 and not args[1].startswith('test_') else None
+    wanted = [a for a in args[1:] if a.startswith('test_')]
     os.makedirs(LOG_DIR, exist_ok=True)
     failed = 0
     # PORT_OFFSET 20+ keeps clear of a developer's hand-started nodes (offset 0).

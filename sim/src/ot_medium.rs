@@ -88,6 +88,8 @@ struct Shared {
     allowed: Option<Vec<u16>>,
     stats: OtMediumStats,
     capture: Option<PcapWriter<std::fs::File>>,
+    /// Set and notified after each frame queued for the node ([`OtMediumRadio::notify_on_arrival`]).
+    wake: Option<Arc<(Mutex<bool>, Condvar)>>,
 }
 
 /// Our radio on OpenThread's simulation medium.
@@ -200,6 +202,14 @@ impl OtMediumRadio {
                     s.stats.received += 1;
                     s.frames.push_back(frame.to_vec());
                     cv.notify_all();
+                    let wake = s.wake.clone();
+                    drop(s);
+                    // Outside our lock: the board's thread takes its own lock, then ours.
+                    if let Some(wake) = wake {
+                        let (wlock, wcv) = &*wake;
+                        *wlock.lock().unwrap() = true;
+                        wcv.notify_all();
+                    }
                 }
             })?;
         Ok(OtMediumRadio {
@@ -218,6 +228,23 @@ impl OtMediumRadio {
         if s.frames.is_empty() && !self.tx_done_pending {
             let _ = cv.wait_timeout(s, timeout);
         }
+    }
+
+    /// From now on, after each frame queued for the node, sets `wake`'s flag and notifies its
+    /// condvar (as [`crate::medium::MediumRadio`] does): a board's poll thread sleeps on it.
+    pub fn notify_on_arrival(&self, wake: Arc<(Mutex<bool>, Condvar)>) {
+        self.shared.0.lock().unwrap().wake = Some(wake);
+    }
+
+    /// True when a poll has something to deliver: a received frame, or the end of our
+    /// transmission (`TxDone`, due at once on this medium).
+    pub fn has_pending(&self) -> bool {
+        self.tx_done_pending || !self.shared.0.lock().unwrap().frames.is_empty()
+    }
+
+    /// The 802.15.4 channel this radio sends and hears on.
+    pub fn channel(&self) -> u8 {
+        self.channel
     }
 
     /// Hear only these node ids from now on (`None`: everyone): nodes come into or go out of

@@ -1,5 +1,7 @@
 //! The unix board: a pymesh node inside MicroPython's unix port, on the simulated LoRa medium
-//! shared by every node process on this machine (`pymesh_sim::medium`).
+//! shared by every node process on this machine (`pymesh_sim::medium`), or, with
+//! `PYMESH_OT_MEDIUM` set, on OpenThread's simulation medium (`pymesh_sim::ot_medium`) next to
+//! OpenThread's simulated nodes.
 //!
 //! It supplies the clock (monotonic, milliseconds since start), the EUI-64 (`PYMESH_MAC`, 16
 //! hex digits; default: different in every process), entropy (`PYMESH_SEED`, default from
@@ -14,24 +16,37 @@
 //! `MediumConfig::from_env`. If the medium cannot be joined or the chip does not come up, the
 //! node runs radio-less (`NoRadio`), said on stderr.
 //!
+//! `PYMESH_OT_MEDIUM=<node id 1..=33>` puts the node on OpenThread's simulation medium instead
+//! ([`OtMediumRadio`], [`ot_medium_config`]): OpenThread's `PORT_OFFSET` picks the medium,
+//! `PYMESH_OT_CHANNEL` the 802.15.4 channel (default 11, Pymesh's), `PYMESH_PCAP` a capture of
+//! every frame on it. The board then tells the stack it is on 802.15.4
+//! ([`Board::ieee802154_channel`]): `Mesh()` runs Thread's timing profile on that channel, so
+//! the node interoperates with `ot-cli-ftd` nodes in real time. A value that is not valid
+//! leaves the node radio-less (said on stderr) rather than on another medium or channel.
+//!
 //! The mesh thread sleeps until the first of: the node's next deadline, the driver's TX
 //! deadline, the chip's next event (end of its transmission, end of a frame arriving from the
 //! medium), a rising edge on DIO0, or a notification on the `wake` condvar (the medium's
-//! receive thread, when a frame starts arriving; the mesh starting or stopping).
+//! receive thread, when a frame starts arriving; on OpenThread's medium, when a frame has
+//! arrived; the mesh starting or stopping).
 
 use std::fmt;
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration as StdDuration;
 
 use embedded_hal::digital::InputPin;
 use pymesh::ffi::{self, Board};
+use pymesh::node::NetworkIdentity;
 use pymesh::radio::region::LoRaParams;
 use pymesh::radio::sx127x::{self, Chip, PaPin, Sx127x};
+use pymesh::radio::MAX_FRAME_LEN;
 use pymesh::radio::{LoRaConfig, NoRadio, Radio};
 use pymesh::time::Instant;
 use pymesh::wire::ExtAddress;
 use pymesh_sim::medium::{Clock, MediumConfig, MediumRadio};
+use pymesh_sim::ot_medium::{group_port, OtMediumConfig, OtMediumRadio, OT_MAX_NODE_ID};
 use pymesh_sim::sx127x_emulator::{
     EmulatorDio0, EmulatorReset, EmulatorSpi, RadioRf, Sx127xEmulator,
 };
@@ -171,8 +186,82 @@ pub fn parse_chip(s: &str) -> Option<Chip> {
     }
 }
 
+/// The environment variables that put a node on OpenThread's simulation medium.
+pub const OT_MEDIUM_VAR: &str = "PYMESH_OT_MEDIUM";
+pub const OT_CHANNEL_VAR: &str = "PYMESH_OT_CHANNEL";
+/// OpenThread's own (its simulation platform reads it too).
+pub const OT_PORT_OFFSET_VAR: &str = "PORT_OFFSET";
+
+/// The largest `PORT_OFFSET` whose ports (`9000 + 34 * offset + node id`) fit in 16 bits.
+pub const OT_MAX_PORT_OFFSET: u16 = (u16::MAX - OT_MAX_NODE_ID - 9000) / (OT_MAX_NODE_ID + 1);
+
+/// Where the node sits on OpenThread's simulation medium, from the environment as `var` reads
+/// it: `Ok(None)` when `PYMESH_OT_MEDIUM` is unset or empty (the LoRa medium), `Err` with the
+/// reason when a value is not valid. `PYMESH_OT_MEDIUM` is the node id (1..=33, distinct from
+/// every other node's on that medium), `PORT_OFFSET` OpenThread's port offset (default 0),
+/// `PYMESH_OT_CHANNEL` the 802.15.4 channel (11..=26; default `NetworkIdentity::pymesh`'s, 11,
+/// which `pymesh-ot-node` uses too), `PYMESH_PCAP` a capture of every frame on the medium.
+pub fn ot_medium_config(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Option<OtMediumConfig>, String> {
+    let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+    let Some(id) = set(OT_MEDIUM_VAR) else {
+        return Ok(None);
+    };
+    let node_id = id
+        .trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|n| (1..=OT_MAX_NODE_ID).contains(n))
+        .ok_or_else(|| format!("{OT_MEDIUM_VAR}={id:?} is not a node id 1..={OT_MAX_NODE_ID}"))?;
+    let port_offset = match set(OT_PORT_OFFSET_VAR) {
+        None => 0,
+        Some(v) => v
+            .trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|o| *o <= OT_MAX_PORT_OFFSET)
+            .ok_or_else(|| {
+                format!("{OT_PORT_OFFSET_VAR}={v:?} is not a port offset 0..={OT_MAX_PORT_OFFSET}")
+            })?,
+    };
+    let channel = match set(OT_CHANNEL_VAR) {
+        None => NetworkIdentity::pymesh(NetworkIdentity::DEFAULT_KEY).channel,
+        Some(v) => v
+            .trim()
+            .parse::<u8>()
+            .ok()
+            .filter(|c| (11..=26).contains(c))
+            .ok_or_else(|| format!("{OT_CHANNEL_VAR}={v:?} is not an 802.15.4 channel 11..=26"))?,
+    };
+    debug_assert!(group_port(port_offset)
+        .checked_add(OT_MAX_NODE_ID)
+        .is_some());
+    Ok(Some(OtMediumConfig {
+        port_offset,
+        node_id,
+        channel,
+        pcap_path: set("PYMESH_PCAP"),
+        allowed_node_ids: None,
+    }))
+}
+
+/// Joins OpenThread's medium as the board does: the receive thread notifies `wake` after each
+/// frame it queues for the node.
+pub fn open_ot_medium(
+    config: &OtMediumConfig,
+    clock: Clock,
+    wake: Wake,
+) -> std::io::Result<OtMediumRadio> {
+    let radio = OtMediumRadio::open(config, clock)?;
+    radio.notify_on_arrival(wake);
+    Ok(radio)
+}
+
 enum UnixRadio {
     Sx127x(Box<EmulatedSx127x>),
+    /// On OpenThread's simulation medium (`PYMESH_OT_MEDIUM`).
+    OtMedium(OtMediumRadio),
     /// The medium could not be joined (reported on stderr): the node runs alone.
     Alone(NoRadio),
 }
@@ -182,6 +271,10 @@ struct UnixBoard {
     eui64: ExtAddress,
     seed: Option<u64>,
     radio: Mutex<UnixRadio>,
+    /// The channel when the radio is on OpenThread's (802.15.4) medium.
+    ieee802154_channel: Option<u8>,
+    /// Between `mesh_running(true)` and `mesh_running(false)`.
+    mesh_running: AtomicBool,
     /// Set and notified when the mesh thread has something new to look at.
     wake: Wake,
 }
@@ -218,14 +311,19 @@ impl Board for UnixBoard {
         let mut r = self.radio.lock().unwrap();
         match &mut *r {
             UnixRadio::Sx127x(r) => f(r.driver()),
+            UnixRadio::OtMedium(r) => f(r),
             UnixRadio::Alone(n) => f(n),
         }
     }
-    fn mesh_running(&self, _running: bool) {
+    fn mesh_running(&self, running: bool) {
+        self.mesh_running.store(running, Ordering::SeqCst);
         self.notify();
     }
     fn wake(&self) {
         self.notify();
+    }
+    fn ieee802154_channel(&self) -> Option<u8> {
+        self.ieee802154_channel
     }
 }
 
@@ -275,19 +373,44 @@ fn board() -> &'static UnixBoard {
             Err(_) => Chip::Sx1276,
         };
         let wake: Wake = Arc::new((Mutex::new(false), Condvar::new()));
-        let medium = MediumConfig::from_env();
-        let radio = match EmulatedSx127x::open(eui64, clock, chip, medium, Arc::clone(&wake)) {
-            Ok(r) => UnixRadio::Sx127x(Box::new(r)),
+        let radio = match ot_medium_config(|name| std::env::var(name).ok()) {
+            Ok(Some(config)) => match open_ot_medium(&config, clock, Arc::clone(&wake)) {
+                Ok(r) => UnixRadio::OtMedium(r),
+                Err(e) => {
+                    eprintln!(
+                        "pymesh: cannot join OpenThread's medium as node {} (PORT_OFFSET {}): \
+                         {e}; this node runs alone",
+                        config.node_id, config.port_offset
+                    );
+                    UnixRadio::Alone(NoRadio::default())
+                }
+            },
             Err(e) => {
                 eprintln!("pymesh: {e}; this node runs alone");
                 UnixRadio::Alone(NoRadio::default())
             }
+            Ok(None) => {
+                let medium = MediumConfig::from_env();
+                match EmulatedSx127x::open(eui64, clock, chip, medium, Arc::clone(&wake)) {
+                    Ok(r) => UnixRadio::Sx127x(Box::new(r)),
+                    Err(e) => {
+                        eprintln!("pymesh: {e}; this node runs alone");
+                        UnixRadio::Alone(NoRadio::default())
+                    }
+                }
+            }
+        };
+        let ieee802154_channel = match &radio {
+            UnixRadio::OtMedium(r) => Some(r.channel()),
+            _ => None,
         };
         UnixBoard {
             clock,
             eui64,
             seed,
             radio: Mutex::new(radio),
+            ieee802154_channel,
+            mesh_running: AtomicBool::new(false),
             wake,
         }
     })
@@ -300,6 +423,17 @@ fn run_mesh_thread(b: &'static UnixBoard) {
         let deadline = ffi::poll();
         let radio_next = match &mut *b.radio.lock().unwrap() {
             UnixRadio::Sx127x(r) => r.next_poll_at().map(|t| t.millis()),
+            // Frames and TxDone wait in the radio's queue until a poll takes them: poll again
+            // at once while any do. Without a mesh nothing takes them: they are dropped, as
+            // a radio that is not receiving does not hear them.
+            UnixRadio::OtMedium(r) if b.mesh_running.load(Ordering::SeqCst) => {
+                r.has_pending().then(|| b.clock.now().millis())
+            }
+            UnixRadio::OtMedium(r) => {
+                let mut buf = [0u8; MAX_FRAME_LEN];
+                while r.poll_event(b.clock.now(), &mut buf).is_some() {}
+                None
+            }
             UnixRadio::Alone(_) => None,
         };
         let next = deadline.min(radio_next.unwrap_or(u64::MAX));
@@ -346,6 +480,60 @@ mod tests {
         );
         assert_eq!(parse_mac("0101"), None);
         assert_eq!(parse_mac("zz01010101010104"), None);
+    }
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn ot_medium_from_environment() {
+        // Unset or empty: the LoRa medium.
+        assert!(ot_medium_config(env(&[])).unwrap().is_none());
+        assert!(
+            ot_medium_config(env(&[("PYMESH_OT_MEDIUM", ""), ("PORT_OFFSET", "3")]))
+                .unwrap()
+                .is_none()
+        );
+        // Defaults: PORT_OFFSET 0, Pymesh's channel (11), no capture, everyone heard.
+        let c = ot_medium_config(env(&[("PYMESH_OT_MEDIUM", "2")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!((c.node_id, c.port_offset, c.channel), (2, 0, 11));
+        assert_eq!(c.pcap_path, None);
+        assert_eq!(c.allowed_node_ids, None);
+        let c = ot_medium_config(env(&[
+            ("PYMESH_OT_MEDIUM", " 33\n"),
+            ("PORT_OFFSET", "21"),
+            ("PYMESH_OT_CHANNEL", "26"),
+            ("PYMESH_PCAP", "/tmp/x.pcap"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!((c.node_id, c.port_offset, c.channel), (33, 21, 26));
+        assert_eq!(c.pcap_path.as_deref(), Some("/tmp/x.pcap"));
+        // Not valid: an error, never another medium or channel.
+        for bad in [
+            &[("PYMESH_OT_MEDIUM", "0")][..],
+            &[("PYMESH_OT_MEDIUM", "34")],
+            &[("PYMESH_OT_MEDIUM", "two")],
+            &[("PYMESH_OT_MEDIUM", "1"), ("PYMESH_OT_CHANNEL", "10")],
+            &[("PYMESH_OT_MEDIUM", "1"), ("PYMESH_OT_CHANNEL", "27")],
+            &[("PYMESH_OT_MEDIUM", "1"), ("PORT_OFFSET", "-1")],
+            &[("PYMESH_OT_MEDIUM", "1"), ("PORT_OFFSET", "1662")],
+        ] {
+            assert!(ot_medium_config(env(bad)).is_err(), "{bad:?}");
+        }
+        // The largest offset: its highest port still fits.
+        assert_eq!(OT_MAX_PORT_OFFSET, 1661);
+        let c = ot_medium_config(env(&[("PYMESH_OT_MEDIUM", "33"), ("PORT_OFFSET", "1661")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(group_port(c.port_offset) + 33, 65_507);
     }
 
     #[test]
