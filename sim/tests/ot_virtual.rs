@@ -20,7 +20,8 @@ use pymesh_sim::ot_virtual::{CoSim, FrameRecord, Kind, MemberId, Result, SECOND_
 const MS: u64 = 1000;
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::fs::canonicalize(&root).unwrap_or(root)
 }
 
 /// The virtual-time `ot-cli-ftd`, or `None` after saying why the test is skipped.
@@ -255,7 +256,7 @@ fn report(test: &str, run: &Run) {
     let (sim, pcap) = (&run.sim, &run.pcap);
     let s = sim.stats();
     println!(
-        "{test}: virtual {:.1} s in {:.2} s wall ({:.2} s of it running events); {} frames \
+        "{test}: virtual {:.1} s in {:.3} s wall ({:.3} s of it running events); {} frames \
          ({} acks), {} OpenThread events, {} collisions, {} half-duplex losses",
         sim.now_us() as f64 / SECOND_US as f64,
         run.started.elapsed().as_secs_f64(),
