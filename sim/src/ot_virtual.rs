@@ -53,6 +53,13 @@
 //! own timers, when their frame ends and when a frame reaches them, as in [`crate::des`].
 //! Frames travel without FCS between our MAC and its radio; the medium adds it.
 //!
+//! Why not [`crate::des::Simulator`] with OpenThread nodes added: its air is LoRa's (airtime
+//! from the LoRa configuration, path loss and SNR floors, capture), and a node on it with
+//! Thread's timing would still get LoRa airtimes. This medium is 802.15.4's; the event
+//! discipline (polls at timers and frame ends, ties in schedule order, stale events skipped),
+//! the pcap writer, the frame codec of [`crate::ot_medium`] and the seeds of
+//! [`crate::scenario`] are the same.
+//!
 //! # Driving it
 //!
 //! Both kinds of node take OpenThread CLI commands through [`CoSim::cli`], which runs the
