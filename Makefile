@@ -10,7 +10,10 @@
 #   make bench-seeds  how many of seeds 1-8 converge to one partition (grid 36, random 36 and 50)
 #   make check-targets  build the core for every bare-metal target (no std, no alloc)
 #   make ot       build OpenThread's simulated node: build/ot/ot-cli-ftd (source from the openthread-sys crate)
-#   make test-interop  OpenThread simulation nodes and ours (pymesh-ot-node, the unix firmware) on OpenThread's medium (docs/interop.md)
+#   make ot-vt    the same node built with virtual time: build/ot-vt/ot-cli-ftd (for the co-simulator)
+#   make test-interop  OpenThread simulation nodes and ours: in virtual time in our simulator
+#                 (sim/tests/ot_virtual.rs), then in real time on OpenThread's medium
+#                 (pymesh-ot-node and the unix firmware; docs/interop.md)
 
 MPY_VERSION := 1.26.1
 BUILD := $(CURDIR)/build
@@ -37,7 +40,7 @@ UNIX_MAKE_ARGS := MICROPY_PY_BTREE=0 MICROPY_SSL_AXTLS=0 MICROPY_PY_SSL=0 MICROP
 QEMU_CC_FLAGS := -mthumb -mcpu=cortex-m3 -mfloat-abi=soft
 LIBGCC_ARM = $(shell arm-none-eabi-gcc $(QEMU_CC_FLAGS) -print-libgcc-file-name)
 
-.PHONY: all deps run test test-rust test-py test-multi test-qemu test-fuzz test-interop ot qemu size bench bench-seeds check-targets clean fmt
+.PHONY: all deps run test test-rust test-py test-multi test-qemu test-fuzz test-interop ot ot-vt qemu size bench bench-seeds check-targets clean fmt
 
 all: $(UNIX_FW)
 
@@ -142,7 +145,22 @@ $(OT_CLI): tools/build-ot.sh tools/openthread-sys.sha256
 $(OT_NODE): $(RUST_SOURCES) $(MPY_DIR)/.ready
 	cargo build --release -p pymesh-sim --bin pymesh-ot-node
 
-test-interop: $(OT_CLI) $(OT_NODE) $(UNIX_FW)
+# The same node with OpenThread's virtual time, dispatched by sim/src/ot_virtual.rs; its
+# entropy comes from OT_VT_SEED (tools/ot-vt-entropy.c), so co-simulations repeat.
+OT_VT_CLI := $(BUILD)/ot-vt/ot-cli-ftd
+
+ot-vt: $(OT_VT_CLI)
+
+$(OT_VT_CLI): tools/build-ot.sh tools/openthread-sys.sha256 tools/ot-vt-entropy.c
+	BUILD=$(BUILD) JOBS=$(JOBS) bash tools/build-ot.sh --virtual-time
+	@test -x $@
+
+# Virtual time first (seconds), then real time (pymesh-ot-node and the unix firmware).
+# PYMESH_REQUIRE_OT_VT: a missing virtual-time node fails the co-simulation tests instead of
+# skipping them.
+test-interop: $(OT_CLI) $(OT_NODE) $(OT_VT_CLI) $(UNIX_FW)
+	PYMESH_REQUIRE_OT_VT=1 PYMESH_OT_VT_CLI=$(OT_VT_CLI) \
+		cargo test --release -p pymesh-sim --test ot_virtual -- --nocapture
 	python3 tools/test-interop.py $(OT_CLI) $(OT_NODE) --firmware $(UNIX_FW)
 
 fmt:

@@ -34,6 +34,7 @@ use pymesh::radio::{LoRaConfig, Radio};
 use pymesh::time::{Duration, Instant};
 use pymesh::wire::{ExtAddress, PanId};
 use pymesh_sim::medium::Clock;
+use pymesh_sim::ot_cli::{udp_command, udp_received_line};
 use pymesh_sim::ot_medium::{OtMediumConfig, OtMediumRadio};
 
 const USAGE: &str = "usage: pymesh-ot-node --node-id N [--port-offset P] [--channel C] \
@@ -125,62 +126,6 @@ fn lora_config() -> LoRaConfig {
     .expect("EU868 with Pycom's defaults is a valid LoRa configuration")
 }
 
-/// OpenThread's `udp` CLI commands on one socket: `udp open`, `udp bind <addr> <port>`,
-/// `udp send <addr> <port> <text>`, `udp close`. Returns the answer (`Done` or an error).
-fn udp_command(
-    node: &mut Node,
-    now: Instant,
-    udp: &mut Option<pymesh::net::SocketId>,
-    line: &str,
-) -> String {
-    const DONE: &str = "Done\r\n";
-    const INVALID_ARGS: &str = "Error 7: InvalidArgs\r\n";
-    const INVALID_STATE: &str = "Error 13: InvalidState\r\n";
-    let words: Vec<&str> = line.split_whitespace().collect();
-    match (words.get(1).copied(), *udp) {
-        (Some("open"), None) if words.len() == 2 => match node.socket_open() {
-            Ok(id) => {
-                *udp = Some(id);
-                DONE.into()
-            }
-            Err(_) => "Error 3: NoBufs\r\n".into(),
-        },
-        (Some("open"), Some(_)) => "Error 24: Already\r\n".into(),
-        (Some("bind"), Some(id)) if words.len() == 4 => {
-            let (Some(addr), Ok(port)) = (
-                pymesh::wire::Ipv6Address::parse(words[2]),
-                words[3].parse::<u16>(),
-            ) else {
-                return INVALID_ARGS.into();
-            };
-            match node.socket_bind(id, Some(addr), port) {
-                Ok(()) => DONE.into(),
-                Err(_) => INVALID_ARGS.into(),
-            }
-        }
-        (Some("send"), Some(id)) if words.len() >= 5 => {
-            let (Some(addr), Ok(port)) = (
-                pymesh::wire::Ipv6Address::parse(words[2]),
-                words[3].parse::<u16>(),
-            ) else {
-                return INVALID_ARGS.into();
-            };
-            let text = words[4..].join(" ");
-            match node.socket_sendto(now, id, &addr, port, text.as_bytes()) {
-                Ok(_) => DONE.into(),
-                Err(_) => "Error 4: NoRoute\r\n".into(),
-            }
-        }
-        (Some("close"), Some(id)) if words.len() == 2 => {
-            node.socket_close(id);
-            *udp = None;
-            DONE.into()
-        }
-        (Some("open" | "bind" | "send" | "close"), _) => INVALID_STATE.into(),
-        _ => "Error 35: InvalidCommand\r\n".into(),
-    }
-}
-
 fn seed_from_urandom() -> u64 {
     use std::io::Read;
     let mut b = [0u8; 8];
@@ -257,11 +202,7 @@ fn main() -> ExitCode {
             while let Some((n, from, port)) = node.socket_recv(id, &mut buf) {
                 // As OpenThread's CLI prints a received datagram (cli_udp.cpp).
                 let mut out = stdout.lock();
-                let _ = write!(
-                    out,
-                    "{n} bytes from {from} {port} {}\r\n",
-                    String::from_utf8_lossy(&buf[..n])
-                );
+                let _ = write!(out, "{}\r\n", udp_received_line(&buf[..n], &from, port));
                 let _ = out.flush();
             }
         }
