@@ -76,6 +76,24 @@ pub struct LinkQuality {
     pub snr_db: f64,
 }
 
+/// A simulated radio's next event: its transmission done, else the oldest received frame
+/// (copied into `buf`, cut to fit). Shared by the radios of this simulator and of the
+/// OpenThread co-simulation.
+pub(crate) fn next_radio_event<F: AsRef<[u8]>>(
+    tx_done: &mut bool,
+    inbox: &mut VecDeque<(F, RxInfo)>,
+    buf: &mut [u8],
+) -> Option<RadioEvent> {
+    if std::mem::take(tx_done) {
+        return Some(RadioEvent::TxDone);
+    }
+    let (frame, info) = inbox.pop_front()?;
+    let frame = frame.as_ref();
+    let len = frame.len().min(buf.len());
+    buf[..len].copy_from_slice(&frame[..len]);
+    Some(RadioEvent::Received(RxInfo { len, ..info }))
+}
+
 /// How to build one node.
 #[derive(Debug, Clone)]
 pub struct NodeSpec {
@@ -403,13 +421,7 @@ impl Radio for SimRadio {
     }
 
     fn poll_event(&mut self, _now: Instant, buf: &mut [u8]) -> Option<RadioEvent> {
-        if std::mem::take(&mut self.tx_done) {
-            return Some(RadioEvent::TxDone);
-        }
-        let (frame, info) = self.inbox.pop_front()?;
-        let len = frame.len().min(buf.len());
-        buf[..len].copy_from_slice(&frame[..len]);
-        Some(RadioEvent::Received(RxInfo { len, ..info }))
+        next_radio_event(&mut self.tx_done, &mut self.inbox, buf)
     }
 
     fn channel_rssi(&mut self, _now: Instant) -> Option<i16> {

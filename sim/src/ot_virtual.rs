@@ -405,13 +405,7 @@ impl Radio for PmRadio {
     }
 
     fn poll_event(&mut self, _now: Instant, buf: &mut [u8]) -> Option<RadioEvent> {
-        if std::mem::take(&mut self.tx_done) {
-            return Some(RadioEvent::TxDone);
-        }
-        let (frame, info) = self.inbox.pop_front()?;
-        let len = frame.len().min(buf.len());
-        buf[..len].copy_from_slice(&frame[..len]);
-        Some(RadioEvent::Received(RxInfo { len, ..info }))
+        crate::des::next_radio_event(&mut self.tx_done, &mut self.inbox, buf)
     }
 
     fn channel_rssi(&mut self, _now: Instant) -> Option<i16> {
