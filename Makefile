@@ -7,7 +7,7 @@
 #   make qemu     build the qemu firmware: build/qemu/firmware.elf (Cortex-M3, mps2-an385)
 #   make size     size report of the Rust library (thumbv7em) and of the module in the qemu image
 #   make bench    convergence time and control airtime vs node count, in the simulator (build/bench.txt)
-#   make bench-seeds  how many of seeds 1-8 converge to one partition (grid 36, random 36 and 50)
+#   make bench-seeds  how many of seeds 1-32 (BENCH_SEEDS) converge to one partition (grid 36, random 36 and 50)
 #   make check-targets  build the core for every bare-metal target (no std, no alloc)
 #   make ot       build OpenThread's simulated node: build/ot/ot-cli-ftd (source from the openthread-sys crate)
 #   make ot-vt    the same node built with virtual time: build/ot-vt/ot-cli-ftd (for the co-simulator)
@@ -130,7 +130,7 @@ bench: $(MPY_DIR)/.ready
 
 # How many of seeds 1-8 converge (grid 36, random 36 and 50): judge MLE changes on this.
 bench-seeds: $(MPY_DIR)/.ready
-	cargo run --release -p pymesh-sim --bin pymesh-bench -- --nodes 10 --hops 1 --seeds $${BENCH_SEEDS:-8} --out $(BUILD)/bench-seeds.txt
+	cargo run --release -p pymesh-sim --bin pymesh-bench -- --nodes 10 --hops 1 --seeds $${BENCH_SEEDS:-32} --out $(BUILD)/bench-seeds.txt
 
 # OpenThread's simulated Thread 1.1 CLI node, for the interop tests (tools/build-ot.sh).
 OT_CLI := $(BUILD)/ot/ot-cli-ftd
