@@ -1470,6 +1470,19 @@ impl Node {
                     ml_eid_iid: self.ml_eid_iid,
                 });
             }
+        } else if msg.msg_type == MessageType::Confirmable
+            && msg.uri_path_is(tmf::uri::ADDRESS_RELEASE)
+        {
+            // A router stepping down to REED gives its id back (leader only).
+            if let (Some(rloc16), Some(ext)) = (tlvs.rloc16(), tlvs.ext_mac_address()) {
+                self.mle
+                    .handle_address_release(now, &mut self.rng, rloc16.0, ext);
+            }
+            send(MleCommand::TmfAck {
+                to_rloc16: from_rloc16,
+                message_id: msg.message_id,
+                token,
+            });
         } else if msg.uri_path_is(tmf::uri::ADDRESS_NOTIFY) {
             // The answer to our Address Query: where the EID lives. Cache it and send what
             // waited for it; acknowledge a confirmable one either way.

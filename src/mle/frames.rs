@@ -366,6 +366,22 @@ pub fn build(
             };
             return tmf_datagram(ctx, mle, &coap, &payload, *to_rloc16).map(Built::Datagram);
         }
+        MleCommand::AddressRelease {
+            leader_rloc16,
+            rloc16,
+            message_id,
+            token,
+        } => {
+            let payload = TmfRepr::address_release(ShortAddress(*rloc16), ctx.ext_addr)?;
+            let coap = CoapHeader {
+                msg_type: MessageType::Confirmable,
+                code: Code::POST,
+                message_id: *message_id,
+                token,
+                uri: Some(tmf::uri::ADDRESS_RELEASE),
+            };
+            return tmf_datagram(ctx, mle, &coap, &payload, *leader_rloc16).map(Built::Datagram);
+        }
         MleCommand::TmfAck {
             to_rloc16,
             message_id,
