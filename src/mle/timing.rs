@@ -26,8 +26,8 @@ pub struct Timing {
     /// two-way link quality 2 or better (OpenThread's `kMinDowngradeNeighbors`, 7).
     pub min_downgrade_neighbors: u8,
     /// The leader frees the id of a router it has had no route to for this long
-    /// (OpenThread's `kMaxLeaderToRouterTimeout`, 90 s; on LoRa at Thread's ratio to Imax).
-    pub leader_router_timeout: Duration,
+    /// (OpenThread's `kMaxLeaderToRouterTimeout`, 90 s); `None`: never (LoRa, see there).
+    pub leader_router_timeout: Option<Duration>,
     /// A freed router id is not given out again for this long (Thread's ID_REUSE_DELAY, 100 s;
     /// on LoRa at Thread's ratio to Imax).
     pub router_id_reuse_delay: Duration,
@@ -120,7 +120,7 @@ impl Timing {
             link_request_jitter: Duration::ZERO,
             phy: crate::mac::Phy::Ieee802154,
             min_downgrade_neighbors: 7,
-            leader_router_timeout: Duration::from_secs(90),
+            leader_router_timeout: Some(Duration::from_secs(90)),
             router_id_reuse_delay: Duration::from_secs(100),
         }
     }
@@ -211,9 +211,15 @@ impl Timing {
             // the limit from 2.08 to 2.78 (random 50: 6 of 64 converged either way); with
             // three it was worse still (random 50: mean 6.16).
             min_downgrade_neighbors: u8::MAX,
-            leader_router_timeout: Duration::from_millis(
-                t.leader_router_timeout.millis() * imax / thread_imax,
-            ),
+            // The leader keeps router ids on LoRa. Freeing those it had no route to for 90 s at
+            // Thread's ratio to Imax (283 s at SF7) also freed the ids of live routers past
+            // Route64's cost limit, which then formed partitions of their own. Over 64 seeds of
+            // `make bench-seeds` (random 36 / 50 converged, mean partitions an hour later):
+            // never 38 / 2 (2.05 / 3.73), on the timeout 45 / 3 (2.05 / 4.41), only when an
+            // Address Solicit found all 32 ids taken 40 / 6 (2.08 / 3.66) but, over seeds 1-6
+            // of `make bench`, 100 nodes ended in 13.3 partitions instead of 8.7 and 1000 in
+            // 116 instead of 96.
+            leader_router_timeout: None,
             router_id_reuse_delay: Duration::from_millis(
                 t.router_id_reuse_delay.millis() * imax / thread_imax,
             ),
