@@ -4,7 +4,8 @@
 //!
 //! The exchanges follow OpenThread 1.1 (`mle.cpp`, `mle_router.cpp`):
 //! - attach: Parent Request (routers, then routers and REEDs) -> Parent Response (after a
-//!   random delay) -> Child ID Request to the best parent -> Child ID Response;
+//!   random delay) -> Child ID Request to the best parent -> Child ID Response; a REED that
+//!   is chosen first becomes a router (Address Solicit), then answers;
 //! - router upgrade: a child that may be a router asks the leader for a router id (TMF
 //!   Address Solicit, `a/as`), then sends a Link Request to its former parent, which answers
 //!   Link Accept And Request, answered by Link Accept;
@@ -12,7 +13,10 @@
 //!   a Link Request; Advertisements carry Route64, from which path costs follow;
 //! - partitions: a router that hears a better partition (OpenThread 1.1's comparison) leaves
 //!   its own and attaches to the better one; a node cut from its leader for the network id
-//!   timeout forms a partition of its own.
+//!   timeout forms a partition of its own;
+//! - router ids (Thread profile; off on LoRa, see [`Timing::lora`]): the leader frees the ids
+//!   of routers it has had no route to for 90 s, redundant routers above 23 step down to REED
+//!   with an Address Release (`a/ar`), and a router whose id left the mask attaches again.
 
 pub mod frames;
 pub mod timing;
