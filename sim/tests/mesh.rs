@@ -777,6 +777,9 @@ fn a_reed_answers_the_second_parent_request_and_becomes_a_router_for_the_child()
 #[test]
 fn udp_to_an_ml_eid_across_a_line_goes_through_address_query() {
     let mut sim = build(3, &line(5, 3000.0), eu868(7));
+    if let Ok(p) = std::env::var("MESH_PCAP") {
+        sim.capture_pcap(std::fs::File::create(p).unwrap()).unwrap();
+    }
     sim.run_until_cond(3600 * SECOND_US, |s| {
         all_attached(s) && partitions(s).len() == 1
     })
