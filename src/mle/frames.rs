@@ -357,13 +357,7 @@ pub fn build(
             });
             let status = if assigned.is_some() { 0 } else { 1 };
             let payload = TmfRepr::address_solicit_response(status, assigned)?;
-            let coap = CoapHeader {
-                msg_type: MessageType::Acknowledgement,
-                code: Code::CHANGED,
-                message_id: *message_id,
-                token,
-                uri: None,
-            };
+            let coap = CoapHeader::changed(*message_id, token);
             return tmf_datagram(ctx, mle, &coap, &payload, *to_rloc16).map(Built::Datagram);
         }
         MleCommand::AddressRelease {
@@ -387,13 +381,7 @@ pub fn build(
             message_id,
             token,
         } => {
-            let coap = CoapHeader {
-                msg_type: MessageType::Acknowledgement,
-                code: Code::CHANGED,
-                message_id: *message_id,
-                token,
-                uri: None,
-            };
+            let coap = CoapHeader::changed(*message_id, token);
             return tmf_datagram(ctx, mle, &coap, &TmfRepr::new(), *to_rloc16).map(Built::Datagram);
         }
         MleCommand::AddressNotify {
@@ -485,6 +473,19 @@ struct CoapHeader<'a> {
     message_id: u16,
     token: &'a [u8],
     uri: Option<&'a str>,
+}
+
+impl<'a> CoapHeader<'a> {
+    /// The piggybacked acknowledgement (2.04 Changed) of a confirmable request.
+    fn changed(message_id: u16, token: &'a [u8]) -> Self {
+        CoapHeader {
+            msg_type: MessageType::Acknowledgement,
+            code: Code::CHANGED,
+            message_id,
+            token,
+            uri: None,
+        }
+    }
 }
 
 /// A TMF message from our RLOC to `to_rloc16`'s RLOC (the node routes it, MAC-secured).
