@@ -539,6 +539,9 @@ pub struct Mle {
     /// ([`Timing::bridge_partitions`]), and when it may try that again.
     bridging: bool,
     bridge_holdoff: Instant,
+    /// The worse partition a REED heard and when it may bridge to it, if still heard then
+    /// ([`Timing::bridge_wait`]).
+    bridge_pending: Option<(u32, Instant)>,
     /// Another node's Parent Request was heard during this attach: a crowd is attaching (a
     /// power-up of many nodes), so wait longer before forming a partition of our own.
     crowd_attaching: bool,
@@ -591,6 +594,7 @@ impl Mle {
             router_upgrade_threshold: ROUTER_UPGRADE_THRESHOLD,
             bridging: false,
             bridge_holdoff: Instant::ZERO,
+            bridge_pending: None,
             child_update_at: None,
             child_update_unanswered: 0,
             id_sequence_raised_at: Instant::ZERO,
@@ -1112,6 +1116,20 @@ impl Mle {
                         d.link_quality_in().min(d.link_quality_out()) >= two_way(r)
                     })
             })
+    }
+
+    /// Whether a REED that hears worse partition `partition_id` has heard it for
+    /// [`Timing::bridge_wait`] (to twice that) now; the first time, the wait starts.
+    fn bridge_wait_over(&mut self, now: Instant, rng: &mut Rng, partition_id: u32) -> bool {
+        match self.bridge_pending {
+            Some((heard, due)) if heard == partition_id => now >= due,
+            _ => {
+                let wait = self.timing.bridge_wait.millis() as u32;
+                let due = now + Duration::from_millis(rng.range_u32(wait, 2 * wait) as u64);
+                self.bridge_pending = Some((partition_id, due));
+                false
+            }
+        }
     }
 
     /// A REED: attached as a child, may become a router.
@@ -1940,6 +1958,7 @@ impl Mle {
                 m.route64().map(|r| r.router_mask.len()).unwrap_or(1),
                 &ours,
                 self.routers.len(),
+                self.timing.larger_partition_wins,
             ) == core::cmp::Ordering::Greater;
             let router_heard = m.route64().is_some();
             if better
@@ -1966,7 +1985,9 @@ impl Mle {
                 && self.router_selection_at.is_none()
                 && self.address_solicit_pending.is_none()
                 && now >= self.bridge_holdoff
+                && self.bridge_wait_over(now, rng, ld.partition_id)
             {
+                self.bridge_pending = None;
                 // A router of a worse partition that cannot hear ours: become a router, so
                 // that our Advertisements draw it (and then its partition) over.
                 let holdoff = self.timing.trickle_imax.millis() as u32;
@@ -2278,12 +2299,14 @@ impl Mle {
 }
 
 /// OpenThread 1.1's partition comparison: higher weight wins, then a partition with more
-/// than one router beats a singleton, then the higher partition id.
+/// than one router beats a singleton, then the higher partition id. With `larger_wins`
+/// (LoRa's [`Timing::larger_partition_wins`]) more routers win before the partition id.
 pub fn compare_partitions(
     a: &LeaderData,
     a_routers: usize,
     b: &LeaderData,
     b_routers: usize,
+    larger_wins: bool,
 ) -> core::cmp::Ordering {
     use core::cmp::Ordering;
     match a.weighting.cmp(&b.weighting) {
@@ -2293,6 +2316,12 @@ pub fn compare_partitions(
     match ((a_routers > 1) as u8).cmp(&((b_routers > 1) as u8)) {
         Ordering::Equal => {}
         o => return o,
+    }
+    if larger_wins {
+        match a_routers.cmp(&b_routers) {
+            Ordering::Equal => {}
+            o => return o,
+        }
     }
     a.partition_id.cmp(&b.partition_id)
 }
@@ -2563,21 +2592,163 @@ mod tests {
         };
         use core::cmp::Ordering::*;
         assert_eq!(
-            compare_partitions(&ld(65, 1), 1, &ld(64, 9), 5),
+            compare_partitions(&ld(65, 1), 1, &ld(64, 9), 5, false),
             Greater,
             "weight first"
         );
         assert_eq!(
-            compare_partitions(&ld(64, 1), 2, &ld(64, 9), 1),
+            compare_partitions(&ld(64, 1), 2, &ld(64, 9), 1, false),
             Greater,
             "then non-singleton"
         );
         assert_eq!(
-            compare_partitions(&ld(64, 9), 1, &ld(64, 1), 1),
+            compare_partitions(&ld(64, 9), 1, &ld(64, 1), 1, false),
             Greater,
             "then partition id"
         );
-        assert_eq!(compare_partitions(&ld(64, 9), 2, &ld(64, 9), 2), Equal);
+        assert_eq!(
+            compare_partitions(&ld(64, 9), 2, &ld(64, 9), 2, false),
+            Equal
+        );
+        assert_eq!(
+            compare_partitions(&ld(64, 1), 3, &ld(64, 9), 2, false),
+            Less,
+            "Thread: the partition id, whatever the size"
+        );
+        // LoRa: more routers win before the partition id; weight and singletons still first.
+        assert_eq!(
+            compare_partitions(&ld(64, 1), 3, &ld(64, 9), 2, true),
+            Greater
+        );
+        assert_eq!(compare_partitions(&ld(64, 9), 2, &ld(64, 1), 3, true), Less);
+        assert_eq!(
+            compare_partitions(&ld(64, 9), 3, &ld(64, 1), 3, true),
+            Greater
+        );
+        assert_eq!(compare_partitions(&ld(63, 1), 9, &ld(64, 9), 2, true), Less);
+        assert_eq!(compare_partitions(&ld(64, 9), 1, &ld(64, 1), 2, true), Less);
+        assert!(Timing::lora(Duration::from_millis(210)).larger_partition_wins);
+        assert!(!Timing::thread().larger_partition_wins);
+    }
+
+    /// A REED (LoRa timing) of a three-router partition, and the Advertisement of a router of
+    /// a two-router partition it hears: (command, TLV bytes) to feed `Mle::handle`.
+    fn reed_of_three_routers() -> (Mle, Rng) {
+        let timing = Timing::lora(Duration::from_millis(210));
+        let mut mle = Mle::new(ExtAddress::from_u64(1), timing);
+        let now = Instant::from_millis(1000);
+        mle.role = Role::Child;
+        mle.rloc16 = ShortAddress(router_rloc16(2) | 1);
+        mle.leader_data = Some(LeaderData {
+            partition_id: 0x1000,
+            weighting: LEADER_WEIGHT,
+            data_version: 0,
+            stable_data_version: 0,
+            leader_router_id: 2,
+        });
+        for id in [2, 3, 4] {
+            let _ = mle.routers.push(RouterEntry::unreachable(id, None, now));
+        }
+        (mle, Rng::new(7))
+    }
+
+    /// An Advertisement from router 9 of partition 0x2000 (routers 9 and 10): fed to `mle`.
+    fn hear_worse_partition(mle: &mut Mle, rng: &mut Rng, now: Instant) -> StdVec<MleCommand> {
+        let mut mask = RouterIdSet::default();
+        mask.insert(9);
+        mask.insert(10);
+        let data = [
+            crate::wire::mle::RouteData::new(0, 0, 0).0,
+            crate::wire::mle::RouteData::new(3, 3, 1).0,
+        ];
+        let mut message = MleRepr::new(Command::Advertisement);
+        let _ = message
+            .tlvs
+            .push(crate::wire::mle::MleTlv::SourceAddress(ShortAddress(
+                router_rloc16(9),
+            )));
+        let _ = message.tlvs.push(crate::wire::mle::MleTlv::LeaderData(
+            crate::wire::mle::LeaderData {
+                partition_id: 0x2000,
+                weighting: LEADER_WEIGHT,
+                data_version: 0,
+                stable_data_version: 0,
+                leader_router_id: 9,
+            },
+        ));
+        let _ = message
+            .tlvs
+            .push(crate::wire::mle::MleTlv::Route64(Route64 {
+                id_sequence: 1,
+                router_mask: mask,
+                route_data: &data,
+            }));
+        let rx = Received {
+            sender: ExtAddress::from_u64(0x99),
+            message: &message,
+            link_margin: 10,
+            rssi: -100,
+            frame_counter: 0,
+        };
+        let mut sent = StdVec::new();
+        mle.handle(now, rng, &rx, &mut |c| sent.push(c));
+        sent
+    }
+
+    fn solicits(sent: &[(Instant, MleCommand)]) -> usize {
+        sent.iter()
+            .filter(|(_, c)| matches!(c, MleCommand::AddressSolicit { .. }))
+            .count()
+    }
+
+    #[test]
+    fn a_reed_bridges_to_a_worse_partition_only_if_it_still_hears_it_after_the_wait() {
+        let (mut mle, mut rng) = reed_of_three_routers();
+        mle.router_upgrade_threshold = 3; // enough routers: only bridging makes us one
+        let wait = mle.timing.bridge_wait;
+        assert!(wait.millis() >= 8 * mle.timing.trickle_imax.millis());
+        let t0 = Instant::from_millis(1000);
+        hear_worse_partition(&mut mle, &mut rng, t0);
+        assert_eq!(
+            mle.counters.better_partition_attach_attempts, 0,
+            "theirs is worse"
+        );
+        // Heard again and again within the wait: no router id asked for.
+        let mut t = t0;
+        while t < t0 + wait {
+            // Our parent is alive (its Advertisements and keep-alive answers, not fed here).
+            mle.leader_last_heard = t;
+            mle.child_update_unanswered = 0;
+            hear_worse_partition(&mut mle, &mut rng, t);
+            assert_eq!(solicits(&run_until(&mut mle, &mut rng, t)), 0);
+            t = t + mle.timing.trickle_imax;
+        }
+        // Still heard after twice the wait: an Address Solicit (after the selection jitter).
+        let late = t0 + wait + wait;
+        mle.leader_last_heard = late;
+        mle.child_update_unanswered = 0;
+        hear_worse_partition(&mut mle, &mut rng, late);
+        assert_eq!(mle.role, Role::Child);
+        let after = late + mle.timing.router_selection_jitter + Duration::from_millis(1);
+        assert_eq!(solicits(&run_until(&mut mle, &mut rng, after)), 1);
+    }
+
+    #[test]
+    fn a_reed_does_not_bridge_on_thread_timing() {
+        let (mut mle, mut rng) = reed_of_three_routers();
+        mle.timing = Timing::thread();
+        mle.router_upgrade_threshold = 3;
+        for i in 0..10 {
+            hear_worse_partition(&mut mle, &mut rng, Instant::from_millis(1000 + i * 600_000));
+        }
+        assert_eq!(
+            solicits(&run_until(
+                &mut mle,
+                &mut rng,
+                Instant::from_millis(10_000_000)
+            )),
+            0
+        );
     }
 
     #[test]

@@ -65,6 +65,26 @@ pub struct Timing {
     /// then neither side ever hears the other (seen in the simulator's 36-node random mesh:
     /// a 5-router partition next to a 30-node one for hours).
     pub bridge_partitions: bool,
+    /// How long a REED keeps hearing the same worse partition before it bridges to it
+    /// ([`Timing::bridge_partitions`]): a random time between this and twice this. Most
+    /// partitions merge on their own, through routers that hear each other; bridging at once
+    /// made every REED along the border a router during each merge, and large partitions
+    /// then held all 32 router ids, so that where bridging was needed no id was left (random
+    /// 50-node meshes in the simulator: 30-32 routers for 41-45 nodes, a small partition
+    /// next to the large one's REEDs for hours). LoRa: 8 Imax (8.5 to 17 min at SF7).
+    /// `make bench-seeds` over 64 seeds, random 50 converged in 2 (immediate), 6 (2 Imax),
+    /// 15 (4 Imax), 18 (8 Imax); random 36 in 38/46/41/40 (noise: about 4); see the README.
+    pub bridge_wait: Duration,
+    /// In a merge of partitions of equal weight, where neither is a singleton, the one with
+    /// more routers (ids in its Router Mask) wins; Thread compares partition ids there, so
+    /// that a partition of 40 nodes moved, node by node, into one of 3 when its id was lower.
+    /// On LoRa each move costs Parent Requests, Parent Responses from every router in range
+    /// and an Address Solicit, out of a 1 % duty cycle. Not in Thread's profile: OpenThread
+    /// nodes must agree with us on which side wins. (Simulator, `make bench` seed 1: 1000
+    /// nodes ended in 43 partitions instead of 68, 300 in 14 instead of 37, together with
+    /// the bridge wait; `make bench-seeds`: random 36 from 33 to 40 of 64, random 50 from 12
+    /// to 18.)
+    pub larger_partition_wins: bool,
     /// MAC retransmissions of a Parent Response (Thread: the MAC's usual 3). On LoRa the routers
     /// answering one request collide with each other at the requester; retrying every lost
     /// answer three times tripled the start-up traffic in the simulator's 9-node grid (163 of
@@ -113,6 +133,8 @@ impl Timing {
             router_selection_jitter: Duration::from_secs(120),
             leader_backoff: Duration::ZERO,
             bridge_partitions: false,
+            bridge_wait: Duration::from_millis(0),
+            larger_partition_wins: false,
             parent_response_retries: 3,
             link_scale: LinkScale::Thread,
             child_timeout_s: 240,
@@ -196,6 +218,8 @@ impl Timing {
             // the first partition formed rather than each forming their own.
             leader_backoff: Duration::from_millis(64 * ft),
             bridge_partitions: true,
+            bridge_wait: Duration::from_millis(8 * imax),
+            larger_partition_wins: true,
             parent_response_retries: 0,
             link_scale: LinkScale::LoRa,
             phy: crate::mac::Phy::LoRa,
