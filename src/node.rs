@@ -166,10 +166,22 @@ pub struct NeighborInfo {
 /// forwards (see `Node::mpl_schedule`).
 pub const MPL_TRANSMISSIONS: u32 = 2;
 
+/// Imax periods between two Server Data registrations of a router or child whose prefixes
+/// are still missing from the partition's network data: the leader's Data Response reaches
+/// the far side of the mesh through Advertisements and Data Requests.
+pub const SERVER_DATA_HOLDOFF_IMAX: u64 = 2;
+
 pub struct Node {
     /// `prefix add|remove` changes waiting for `netdata register` (OpenThread keeps them local
     /// until then; the leader's own re-registration must not publish them either).
     local_changes_pending: bool,
+    /// Not before this may a router or child send its Server Data again (see
+    /// [`Node::server_data_due`]).
+    server_data_holdoff: Instant,
+    /// The partition our copy of the network data (`netdata`) came from.
+    netdata_partition: Option<u32>,
+    /// Server Data notifications sent to a leader (see [`Node::server_data_registrations`]).
+    server_data_sent: u32,
     /// Time spent in each role (see [`Node::role_times_ms`]), and since when not yet counted.
     role_time_ms: [u64; 5],
     role_clock: Option<Instant>,
@@ -251,6 +263,9 @@ impl Node {
             data_request_holdoff: Instant::ZERO,
             datagrams_queued: 0,
             local_changes_pending: false,
+            server_data_holdoff: Instant::ZERO,
+            netdata_partition: None,
+            server_data_sent: 0,
             role_time_ms: [0; 5],
             role_clock: None,
         }
@@ -312,6 +327,11 @@ impl Node {
     pub fn mac_counters(&self) -> &MacCounters {
         self.mac.counters()
     }
+    /// How many Server Data notifications (`a/sd`) this node has sent to a leader.
+    pub fn server_data_registrations(&self) -> u32 {
+        self.server_data_sent
+    }
+
     pub fn rx_drops(&self) -> &RxDropCounters {
         &self.drops
     }
@@ -420,6 +440,7 @@ impl Node {
             self.mac.poll_at(),
             self.mpl_forwards.iter().map(|(t, _)| *t).min(),
             self.address_query.as_ref().map(|(_, t, _)| *t),
+            self.server_data_due(),
         ]
         .into_iter()
         .flatten()
@@ -1188,7 +1209,12 @@ impl Node {
         if ld.partition_id != ours.partition_id || self.netdata_leader.is_some() {
             return;
         }
-        let newer = self.netdata.is_empty() && !nd.as_bytes().is_empty()
+        // Versions compare only within a partition: after a merge our copy is the old
+        // partition's, and its version may well be "newer" than the new leader's (a border
+        // router kept its old prefix entry and never learnt the new partition's data).
+        let other_partition = self.netdata_partition != Some(ld.partition_id);
+        let newer = other_partition
+            || self.netdata.is_empty() && !nd.as_bytes().is_empty()
             || (ld.data_version.wrapping_sub(self.netdata.version()) as i8) > 0;
         if !newer
             || self
@@ -1198,6 +1224,7 @@ impl Node {
         {
             return;
         }
+        self.netdata_partition = Some(ld.partition_id);
         self.slaac.update(&self.netdata);
         self.sync_lowpan_contexts();
         self.mle
@@ -1234,6 +1261,31 @@ impl Node {
         {
             self.register_server_data(now);
         }
+        if self.server_data_due().is_some_and(|at| now >= at) {
+            // Set here too: without a route to the leader nothing goes out, and the next try
+            // must still wait (poll_at would otherwise stay in the past).
+            self.server_data_holdoff = now + self.server_data_holdoff_period();
+            self.register_server_data(now);
+        }
+    }
+
+    fn server_data_holdoff_period(&self) -> Duration {
+        Duration::from_millis(SERVER_DATA_HOLDOFF_IMAX * self.config.timing.trickle_imax.millis())
+    }
+
+    /// When a router or child must send its Server Data to the leader again: the partition's
+    /// network data lacks our prefixes or holds entries we withdrew (OpenThread's network data
+    /// notifier). That happens after a merge into another partition (its data never had them),
+    /// a new RLOC16 (child to router) or a lost registration; once per
+    /// [`SERVER_DATA_HOLDOFF_IMAX`] Imax, the time the leader's new data takes to come back.
+    fn server_data_due(&self) -> Option<Instant> {
+        let attached = matches!(self.mle.role(), Role::Child | Role::Router);
+        (attached
+            && !self.local_changes_pending
+            && !self
+                .local_netdata
+                .is_registered_in(&self.netdata, self.mle.rloc16()))
+        .then_some(self.server_data_holdoff)
     }
 
     /// The leader's store changed (or was created): our copy, the Leader Data versions and
@@ -1243,6 +1295,7 @@ impl Node {
             return;
         };
         self.netdata = leader.network_data().clone();
+        self.netdata_partition = self.mle.leader_data().map(|l| l.partition_id);
         self.mle
             .set_network_data_versions(leader.version(), leader.stable_version());
         self.slaac.update(&self.netdata);
@@ -1294,6 +1347,8 @@ impl Node {
         let Ok(data) = Vec::from_slice(&data) else {
             return;
         };
+        self.server_data_holdoff = now + self.server_data_holdoff_period();
+        self.server_data_sent += 1;
         let message_id = self.mle.allocate_message_id();
         let token = (self.rng.next_u32() as u16).to_be_bytes();
         self.send(

@@ -419,6 +419,88 @@ fn a_border_router_prefix_reaches_every_node_and_leaves_again() {
     );
 }
 
+/// A border router whose partition merges into another registers its prefix with the new
+/// leader (the winning partition's data never had it): a line of five, cut between the third
+/// and fourth node from the start, the prefix added on the fifth; once the links are restored
+/// the two-router side joins the three-router one (LoRa: more routers win) and every node of
+/// the merged partition has a SLAAC address in the prefix.
+#[test]
+fn a_border_router_registers_its_prefix_again_after_a_merge() {
+    let mut sim = build(2, &line(5, 2000.0), eu868(7));
+    let ids: Vec<_> = sim.ids().collect();
+    let across = [(2, 3), (1, 3), (2, 4), (1, 4), (0, 3), (0, 4)];
+    for &(a, b) in &across {
+        sim.cut_link(ids[a], ids[b]);
+    }
+    let routers = |s: &pymesh_sim::des::Simulator, range: std::ops::Range<usize>| {
+        range
+            .filter(|&i| matches!(s.node(ids[i]).unwrap().role(), Role::Router | Role::Leader))
+            .count()
+    };
+    sim.run_until_cond(3600 * SECOND_US, |s| {
+        all_attached(s)
+            && partitions(s).len() == 2
+            && routers(s, 0..3) == 3
+            && routers(s, 3..5) == 2
+    })
+    .expect("two partitions, every node a router");
+    let winner = sim
+        .node(ids[0])
+        .unwrap()
+        .leader_data()
+        .unwrap()
+        .partition_id;
+    let prefix = pymesh::wire::Ipv6Address::parse("2001:cafe:cafe:cafe::").unwrap();
+    sim.with_node(ids[4], |n, now| n.border_router_add(now, prefix, 64, 0))
+        .unwrap()
+        .unwrap();
+    let t0 = sim.now_us();
+    sim.run_until_cond(t0 + 1800 * SECOND_US, |s| {
+        (3..5).all(|i| has_address_in(s, ids[i], &prefix))
+    })
+    .expect("the border router's side forms SLAAC addresses");
+    for &(a, b) in &across {
+        sim.restore_link(ids[a], ids[b]);
+    }
+    let t1 = sim.now_us();
+    let t = sim
+        .run_until_cond(t1 + 3600 * SECOND_US, |s| {
+            all_attached(s)
+                && partitions(s).len() == 1
+                && ids.iter().all(|&i| has_address_in(s, i, &prefix))
+        })
+        .unwrap_or_else(|| {
+            let state: Vec<_> = ids
+                .iter()
+                .map(|&i| {
+                    let n = sim.node(i).unwrap();
+                    (
+                        n.role(),
+                        has_address_in(&sim, i, &prefix),
+                        n.leader_data().map(|l| l.partition_id),
+                    )
+                })
+                .collect();
+            panic!("one partition, the prefix on every node: {state:?}")
+        });
+    assert_eq!(
+        partitions(&sim)[0].partition_id,
+        winner,
+        "the border router's side joined the other"
+    );
+    println!(
+        "merged, prefix on all five {:.0} s after the links were restored",
+        (t - t1) as f64 / 1e6
+    );
+    // Registered with the new leader (again when it became a router: a new RLOC16), then
+    // quiet once settled: nothing missing, nothing sent.
+    assert!(sim.node(ids[4]).unwrap().server_data_registrations() >= 1);
+    sim.run_for(3600 * SECOND_US);
+    let sent = sim.node(ids[4]).unwrap().server_data_registrations();
+    sim.run_for(3600 * SECOND_US);
+    assert_eq!(sim.node(ids[4]).unwrap().server_data_registrations(), sent);
+}
+
 /// Three nodes in a line, the ends out of each other's range: the moment the far end has its
 /// first link as a new router, it already routes to the leader two hops away (the Link Accept
 /// carries its neighbour's Route64; without it the route waits for the next Advertisement and
