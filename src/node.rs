@@ -180,6 +180,9 @@ pub struct Node {
     server_data_holdoff: Instant,
     /// The partition our copy of the network data (`netdata`) came from.
     netdata_partition: Option<u32>,
+    /// The partition and RLOC16 of our last Server Data registration: a new RLOC16 in the same
+    /// partition sends the old one along, so the leader drops its entries.
+    server_data_registered_as: Option<(u32, ShortAddress)>,
     /// Server Data notifications sent to a leader (see [`Node::server_data_registrations`]).
     server_data_sent: u32,
     /// Time spent in each role (see [`Node::role_times_ms`]), and since when not yet counted.
@@ -265,6 +268,7 @@ impl Node {
             local_changes_pending: false,
             server_data_holdoff: Instant::ZERO,
             netdata_partition: None,
+            server_data_registered_as: None,
             server_data_sent: 0,
             role_time_ms: [0; 5],
             role_clock: None,
@@ -1330,7 +1334,19 @@ impl Node {
         let Ok(data) = self.local_netdata.server_data(rloc16) else {
             return;
         };
+        // The RLOC16 we registered under before, if in this partition and not ours now.
+        let partition = self.mle.leader_data().map(|l| l.partition_id);
+        let old_rloc16 = self
+            .server_data_registered_as
+            .filter(|&(p, r)| Some(p) == partition && r != rloc16)
+            .map(|(_, r)| r);
+        if let Some(p) = partition {
+            self.server_data_registered_as = Some((p, rloc16));
+        }
         if let Some(leader) = self.netdata_leader.as_mut() {
+            if let Some(old) = old_rloc16 {
+                leader.remove_border_router(old, now);
+            }
             let result = if data.is_empty() {
                 Ok(leader.remove_border_router(rloc16, now))
             } else {
@@ -1358,6 +1374,7 @@ impl Node {
                 message_id,
                 token,
                 data,
+                old_rloc16: old_rloc16.map(|r| r.0),
             },
         );
     }
@@ -1483,6 +1500,10 @@ impl Node {
                 (self.netdata_leader.as_mut(), tlvs.thread_network_data())
             {
                 let rloc16 = ShortAddress(from_rloc16);
+                // The sender's previous RLOC16 (child that became a router): its entries go.
+                if let Some(old) = tlvs.rloc16().filter(|&r| r != rloc16) {
+                    leader.remove_border_router(old, now);
+                }
                 let result = if nd.as_bytes().is_empty() {
                     Ok(leader.remove_border_router(rloc16, now))
                 } else {

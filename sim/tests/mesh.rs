@@ -499,6 +499,15 @@ fn a_border_router_registers_its_prefix_again_after_a_merge() {
     let sent = sim.node(ids[4]).unwrap().server_data_registrations();
     sim.run_for(3600 * SECOND_US);
     assert_eq!(sim.node(ids[4]).unwrap().server_data_registrations(), sent);
+    // One entry, under its current RLOC16: a child that became a router sent its old RLOC16
+    // along and the leader dropped that one's entry.
+    let br = sim.node(ids[4]).unwrap();
+    let entries: Vec<_> = br
+        .network_data()
+        .on_mesh_prefixes()
+        .map(|p| p.rloc16().0)
+        .collect();
+    assert_eq!(entries, [br.rloc16()]);
 }
 
 /// Three nodes in a line, the ends out of each other's range: the moment the far end has its

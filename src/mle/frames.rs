@@ -330,9 +330,12 @@ pub fn build(
             message_id,
             token,
             data,
+            old_rloc16,
         } => {
-            let payload =
-                TmfRepr::server_data(crate::wire::netdata::NetworkData::new_checked(data)?, None)?;
+            let payload = TmfRepr::server_data(
+                crate::wire::netdata::NetworkData::new_checked(data)?,
+                old_rloc16.map(ShortAddress),
+            )?;
             let coap = CoapHeader {
                 msg_type: MessageType::Confirmable,
                 code: Code::POST,

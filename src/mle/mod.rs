@@ -431,6 +431,9 @@ pub enum MleCommand {
         message_id: u16,
         token: [u8; 2],
         data: Vec<u8, 128>,
+        /// The RLOC16 we registered under before in this partition (Thread RLOC16 TLV):
+        /// the leader drops that one's entries (OpenThread's `SendServerDataNotification`).
+        old_rloc16: Option<u16>,
     },
     /// TMF Address Solicit response (piggybacked ACK) to `to_rloc16`.
     AddressSolicitResponse {
