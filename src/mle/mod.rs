@@ -489,6 +489,8 @@ pub struct MleCounters {
     pub router_ids_released: u32,
     /// Our router id missing from a newer router mask of our partition: attached again.
     pub router_ids_lost: u32,
+    /// Times we left the partition as a router without a route to the leader.
+    pub routers_unrouted: u32,
     /// Received MLE messages by command number (0..=17).
     pub rx_by_command: [u32; 18],
     /// MLE messages dropped: wrong challenge response, unexpected, malformed.
@@ -514,6 +516,8 @@ pub struct Mle {
     rloc16: ShortAddress,
     leader_data: Option<LeaderData>,
     router_id_sequence: u8,
+    /// Since when we, a router, have had no route to our leader.
+    unrouted_since: Option<Instant>,
     routers: Vec<RouterEntry, 63>,
     /// Router ids released by the leader, reusable after the reuse delay.
     released_router_ids: Vec<(u8, Instant), 8>,
@@ -586,6 +590,7 @@ impl Mle {
             rloc16: ShortAddress::INVALID,
             leader_data: None,
             router_id_sequence: 0,
+            unrouted_since: None,
             routers: Vec::new(),
             released_router_ids: Vec::new(),
             attach: Attach::Idle,
@@ -845,6 +850,10 @@ impl Mle {
                 self.leader_last_heard + self.timing.network_id_timeout,
             ));
         }
+        consider(
+            self.unrouted_since
+                .map(|t| t + self.timing.network_id_timeout),
+        );
         next
     }
 
@@ -1011,6 +1020,23 @@ impl Mle {
             // Cut from our leader for the network id timeout: our partition is gone.
             self.become_detached(now, rng);
             return;
+        }
+        // Without a route to our leader for the network id timeout, we are no router of this
+        // partition ([`Timing::leave_when_unrouted`]).
+        let leader_id = self.leader_data.map(|l| l.leader_router_id);
+        let routed = self
+            .routers
+            .iter()
+            .any(|r| Some(r.router_id) == leader_id && r.path_cost < MAX_ROUTE_COST);
+        if self.role != Role::Router || routed || !self.timing.leave_when_unrouted {
+            self.unrouted_since = None;
+        } else {
+            let since = *self.unrouted_since.get_or_insert(now);
+            if now >= since + self.timing.network_id_timeout {
+                self.counters.routers_unrouted += 1;
+                self.become_detached(now, rng);
+                return;
+            }
         }
 
         self.expire_neighbors(now);
@@ -2772,6 +2798,64 @@ mod tests {
         let after = t + mle.timing.router_selection_jitter;
         assert_eq!(mle.role, Role::Child);
         assert_eq!(solicits(&run_until(&mut mle, &mut rng, after)), 1);
+    }
+
+    /// A router (LoRa timing) of a partition led by router 2, which it has no route to.
+    fn unrouted_router(timing: Timing) -> Mle {
+        let mut mle = Mle::new(ExtAddress::from_u64(1), timing);
+        let now = Instant::from_millis(1000);
+        mle.role = Role::Router;
+        mle.rloc16 = ShortAddress(router_rloc16(5));
+        mle.leader_data = Some(LeaderData {
+            partition_id: 0x1000,
+            weighting: LEADER_WEIGHT,
+            data_version: 0,
+            stable_data_version: 0,
+            leader_router_id: 2,
+        });
+        for id in [2, 5] {
+            let _ = mle.routers.push(RouterEntry::unreachable(id, None, now));
+        }
+        mle
+    }
+
+    #[test]
+    fn a_router_without_a_route_to_its_leader_leaves_after_the_network_id_timeout() {
+        let mut mle = unrouted_router(Timing::lora(Duration::from_millis(210)));
+        let mut rng = Rng::new(3);
+        let t0 = Instant::from_millis(1000);
+        let timeout = mle.timing.network_id_timeout;
+        // The leader's heartbeat still arrives (over links we cannot make): not the reason.
+        let mut t = t0;
+        while t + mle.timing.trickle_imax < t0 + timeout {
+            mle.leader_last_heard = t;
+            mle.poll(t, &mut rng, &mut |_| {});
+            assert_eq!(mle.role, Role::Router);
+            t = t + mle.timing.trickle_imax;
+        }
+        mle.leader_last_heard = t0 + timeout;
+        mle.poll(t0 + timeout, &mut rng, &mut |_| {});
+        assert_eq!(mle.role, Role::Detached);
+        assert_eq!(mle.counters.routers_unrouted, 1);
+
+        // A route found in time resets the clock.
+        let mut mle = unrouted_router(Timing::lora(Duration::from_millis(210)));
+        mle.leader_last_heard = t0;
+        mle.poll(t0, &mut rng, &mut |_| {});
+        mle.routers[0].path_cost = 3;
+        mle.poll(t0 + Duration::from_millis(1000), &mut rng, &mut |_| {});
+        mle.routers[0].path_cost = MAX_ROUTE_COST;
+        mle.leader_last_heard = t0 + timeout;
+        mle.poll(t0 + timeout, &mut rng, &mut |_| {});
+        assert_eq!(mle.role, Role::Router, "unrouted only since t0 + 1 s");
+
+        // Thread's profile keeps OpenThread's rules.
+        let mut mle = unrouted_router(Timing::thread());
+        let timeout = mle.timing.network_id_timeout;
+        mle.leader_last_heard = t0 + timeout;
+        mle.poll(t0, &mut rng, &mut |_| {});
+        mle.poll(t0 + timeout, &mut rng, &mut |_| {});
+        assert_eq!(mle.role, Role::Router);
     }
 
     #[test]
