@@ -26,7 +26,7 @@ pub struct Timing {
     /// two-way link quality 2 or better (OpenThread's `kMinDowngradeNeighbors`, 7).
     pub min_downgrade_neighbors: u8,
     /// The leader frees the id of a router it has had no route to for this long
-    /// (OpenThread's `kMaxLeaderToRouterTimeout`, 90 s); `None`: never (LoRa, see there).
+    /// (OpenThread's `kMaxLeaderToRouterTimeout`, 90 s; LoRa: see there); `None`: never.
     pub leader_router_timeout: Option<Duration>,
     /// A freed router id is not given out again for this long (Thread's ID_REUSE_DELAY, 100 s;
     /// on LoRa at Thread's ratio to Imax).
@@ -112,7 +112,14 @@ pub struct Timing {
     pub child_timeout_s: u32,
     /// The leader raises the router id sequence this often, so that routers can tell it is
     /// alive (OpenThread's kRouterIdSequencePeriod, 10 s). It costs no airtime: the sequence
-    /// rides in every Advertisement's Route64.
+    /// rides in every Advertisement's Route64. On LoRa at Thread's ratio to Imax (31.5 s at
+    /// SF7), like the other liveness timers: at 10 s the 8-bit sequence moved ten steps per
+    /// Advertisement interval instead of three, and its serial-number window (half the
+    /// range) lasted 21 minutes instead of 67. Measured, not explained: `make bench-seeds`
+    /// (64) random 50 from 21 to 26 converged, random 36 60 to 59; over seeds 1-16, 300
+    /// nodes 15.9 to 14.1 partitions, 100 nodes 4.5 to 5.1; over seeds 1-4, 1000 nodes 41 to
+    /// 47. (A Route64 read as newer through wrap-around, dropping live ids, was the
+    /// suspect; with the current code that never happened in 32 runs at either period.)
     pub router_id_sequence_period: Duration,
     /// Longest random delay before a Link Request to a router heard advertising. All the
     /// routers that hear a new router's first Advertisement ask it for a link; at once, on
@@ -241,22 +248,29 @@ impl Timing {
             } else {
                 t.child_timeout_s
             },
-            router_id_sequence_period: t.router_id_sequence_period,
+            router_id_sequence_period: Duration::from_millis(
+                t.router_id_sequence_period.millis() * imax / thread_imax,
+            ),
             link_request_jitter: Duration::from_millis(16 * ft),
             // No downgrade on LoRa. With Thread's seven neighbours it rarely fires and, over
             // 64 seeds of `make bench-seeds`, raised random 36's mean partitions an hour after
             // the limit from 2.08 to 2.78 (random 50: 6 of 64 converged either way); with
             // three it was worse still (random 50: mean 6.16).
             min_downgrade_neighbors: u8::MAX,
-            // The leader keeps router ids on LoRa. Freeing those it had no route to for 90 s at
-            // Thread's ratio to Imax (283 s at SF7) also freed the ids of live routers past
-            // Route64's cost limit, which then formed partitions of their own. Over 64 seeds of
-            // `make bench-seeds` (random 36 / 50 converged, mean partitions an hour later):
-            // never 38 / 2 (2.05 / 3.73), on the timeout 45 / 3 (2.05 / 4.41), only when an
-            // Address Solicit found all 32 ids taken 40 / 6 (2.08 / 3.66) but, over seeds 1-6
-            // of `make bench`, 100 nodes ended in 13.3 partitions instead of 8.7 and 1000 in
-            // 116 instead of 96.
-            leader_router_timeout: None,
+            // The leader frees the ids of routers it has had no route to for two network id
+            // timeouts (756 s at SF7): by then such a router has left by itself
+            // (`leave_when_unrouted`), and large partitions had all 32 ids allocated, some to
+            // routers long gone, so REEDs could not bridge. Before the sequence period and
+            // `leave_when_unrouted`, freeing ids (at 283 s) also freed live routers past
+            // Route64's cost limit and fragmented the mesh (random 50: 3 of 64). Now, 64 seeds
+            // of `make bench-seeds`: random 50 from 26 to 32 converged (random 36 59 -> 56,
+            // noise); over seeds 1-16, 100 nodes 4.5 partitions either way, 300 nodes 14.1 ->
+            // 15.0; but over seeds 1-4, 1000 nodes 47 -> 52 partitions at 0.26 -> 0.35 %
+            // airtime per router (more routers leaving and coming back). Its router then
+            // attaches again when a newer mask lacks its id (`router_id_lost`).
+            leader_router_timeout: Some(Duration::from_millis(
+                2 * t.network_id_timeout.millis() * imax / thread_imax,
+            )),
             router_id_reuse_delay: Duration::from_millis(
                 t.router_id_reuse_delay.millis() * imax / thread_imax,
             ),
@@ -281,6 +295,8 @@ mod tests {
         );
         assert_eq!(sf7.trickle_imin, Duration::from_millis(6300));
         assert_eq!(sf7.trickle_imax, Duration::from_millis(100_800));
+        // The leader's heartbeat keeps Thread's ratio to Imax: 10 s per 32 s.
+        assert_eq!(sf7.router_id_sequence_period, Duration::from_millis(31_500));
         assert_eq!(sf7.max_neighbor_age, Duration::from_millis(315_000));
         assert_eq!(sf7.network_id_timeout, Duration::from_millis(378_000));
         assert_eq!(sf7.child_timeout_s, 1209);
