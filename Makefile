@@ -44,6 +44,10 @@ LIBGCC_ARM = $(shell arm-none-eabi-gcc $(QEMU_CC_FLAGS) -print-libgcc-file-name)
 
 all: $(UNIX_FW)
 
+# The firmware by its path from the project root (the rules' targets are absolute paths): without
+# this, `make build/unix/micropython` found the file and rebuilt nothing, however stale.
+build/unix/micropython: $(UNIX_FW)
+
 deps: $(MPY_DIR)/.ready
 
 $(MPY_DIR)/.ready: tools/deps.sh tools/micropython.sha256
