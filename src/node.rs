@@ -1266,9 +1266,6 @@ impl Node {
             self.register_server_data(now);
         }
         if self.server_data_due().is_some_and(|at| now >= at) {
-            // Set here too: without a route to the leader nothing goes out, and the next try
-            // must still wait (poll_at would otherwise stay in the past).
-            self.server_data_holdoff = now + self.server_data_holdoff_period();
             self.register_server_data(now);
         }
     }
@@ -1330,6 +1327,9 @@ impl Node {
     /// Registers this node's border-router prefixes with the leader (directly on the leader,
     /// else TMF Server Data).
     fn register_server_data(&mut self, now: Instant) {
+        // The next try waits even when nothing goes out below (no leader route, no data):
+        // `poll_at` would otherwise stay in the past.
+        self.server_data_holdoff = now + self.server_data_holdoff_period();
         let rloc16 = self.mle.rloc16();
         let Ok(data) = self.local_netdata.server_data(rloc16) else {
             return;
@@ -1363,7 +1363,6 @@ impl Node {
         let Ok(data) = Vec::from_slice(&data) else {
             return;
         };
-        self.server_data_holdoff = now + self.server_data_holdoff_period();
         self.server_data_sent += 1;
         let message_id = self.mle.allocate_message_id();
         let token = (self.rng.next_u32() as u16).to_be_bytes();

@@ -2628,42 +2628,27 @@ mod tests {
             leader_router_id: 0,
         };
         use core::cmp::Ordering::*;
-        assert_eq!(
-            compare_partitions(&ld(65, 1), 1, &ld(64, 9), 5, false),
-            Greater,
-            "weight first"
-        );
-        assert_eq!(
-            compare_partitions(&ld(64, 1), 2, &ld(64, 9), 1, false),
-            Greater,
-            "then non-singleton"
-        );
-        assert_eq!(
-            compare_partitions(&ld(64, 9), 1, &ld(64, 1), 1, false),
-            Greater,
-            "then partition id"
-        );
-        assert_eq!(
-            compare_partitions(&ld(64, 9), 2, &ld(64, 9), 2, false),
-            Equal
-        );
-        assert_eq!(
-            compare_partitions(&ld(64, 1), 3, &ld(64, 9), 2, false),
-            Less,
-            "Thread: the partition id, whatever the size"
-        );
-        // LoRa: more routers win before the partition id; weight and singletons still first.
-        assert_eq!(
-            compare_partitions(&ld(64, 1), 3, &ld(64, 9), 2, true),
-            Greater
-        );
-        assert_eq!(compare_partitions(&ld(64, 9), 2, &ld(64, 1), 3, true), Less);
-        assert_eq!(
-            compare_partitions(&ld(64, 9), 3, &ld(64, 1), 3, true),
-            Greater
-        );
-        assert_eq!(compare_partitions(&ld(63, 1), 9, &ld(64, 9), 2, true), Less);
-        assert_eq!(compare_partitions(&ld(64, 9), 1, &ld(64, 1), 2, true), Less);
+        // (a: weight, partition id, routers), b likewise, larger_wins, expected, why.
+        let cases = [
+            ((65, 1, 1), (64, 9, 5), false, Greater, "weight first"),
+            ((64, 1, 2), (64, 9, 1), false, Greater, "then non-singleton"),
+            ((64, 9, 1), (64, 1, 1), false, Greater, "then partition id"),
+            ((64, 9, 2), (64, 9, 2), false, Equal, "the same"),
+            ((64, 1, 3), (64, 9, 2), false, Less, "Thread: id, not size"),
+            // LoRa: more routers win before the partition id; weight and singletons first.
+            ((64, 1, 3), (64, 9, 2), true, Greater, "LoRa: more routers"),
+            ((64, 9, 2), (64, 1, 3), true, Less, "LoRa: fewer routers"),
+            ((64, 9, 3), (64, 1, 3), true, Greater, "LoRa: as many: id"),
+            ((63, 1, 9), (64, 9, 2), true, Less, "LoRa: weight first"),
+            ((64, 9, 1), (64, 1, 2), true, Less, "LoRa: singleton loses"),
+        ];
+        for ((wa, ida, na), (wb, idb, nb), larger_wins, expected, why) in cases {
+            assert_eq!(
+                compare_partitions(&ld(wa, ida), na, &ld(wb, idb), nb, larger_wins),
+                expected,
+                "{why}"
+            );
+        }
         assert!(Timing::lora(Duration::from_millis(210)).larger_partition_wins);
         assert!(!Timing::thread().larger_partition_wins);
     }
@@ -2672,10 +2657,17 @@ mod tests {
     /// a two-router partition it hears: (command, TLV bytes) to feed `Mle::handle`.
     fn reed_of_three_routers() -> (Mle, Rng) {
         let timing = Timing::lora(Duration::from_millis(210));
+        let mle = member_of_partition(timing, Role::Child, router_rloc16(2) | 1, &[2, 3, 4]);
+        (mle, Rng::new(7))
+    }
+
+    /// A node in `role` with `rloc16` in partition 0x1000, led by router 2, whose router table
+    /// holds `router_ids` (no links, no routes).
+    fn member_of_partition(timing: Timing, role: Role, rloc16: u16, router_ids: &[u8]) -> Mle {
         let mut mle = Mle::new(ExtAddress::from_u64(1), timing);
         let now = Instant::from_millis(1000);
-        mle.role = Role::Child;
-        mle.rloc16 = ShortAddress(router_rloc16(2) | 1);
+        mle.role = role;
+        mle.rloc16 = ShortAddress(rloc16);
         mle.leader_data = Some(LeaderData {
             partition_id: 0x1000,
             weighting: LEADER_WEIGHT,
@@ -2683,10 +2675,10 @@ mod tests {
             stable_data_version: 0,
             leader_router_id: 2,
         });
-        for id in [2, 3, 4] {
+        for &id in router_ids {
             let _ = mle.routers.push(RouterEntry::unreachable(id, None, now));
         }
-        (mle, Rng::new(7))
+        mle
     }
 
     /// An Advertisement from router 9 of partition 0x2000 (routers 9 and 10): fed to `mle`.
@@ -2803,21 +2795,7 @@ mod tests {
 
     /// A router (LoRa timing) of a partition led by router 2, which it has no route to.
     fn unrouted_router(timing: Timing) -> Mle {
-        let mut mle = Mle::new(ExtAddress::from_u64(1), timing);
-        let now = Instant::from_millis(1000);
-        mle.role = Role::Router;
-        mle.rloc16 = ShortAddress(router_rloc16(5));
-        mle.leader_data = Some(LeaderData {
-            partition_id: 0x1000,
-            weighting: LEADER_WEIGHT,
-            data_version: 0,
-            stable_data_version: 0,
-            leader_router_id: 2,
-        });
-        for id in [2, 5] {
-            let _ = mle.routers.push(RouterEntry::unreachable(id, None, now));
-        }
-        mle
+        member_of_partition(timing, Role::Router, router_rloc16(5), &[2, 5])
     }
 
     #[test]
