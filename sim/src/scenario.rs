@@ -41,17 +41,22 @@ pub fn node_seed(seed: u64, i: usize) -> u64 {
 /// path-loss model of [`air`].
 pub fn range_m(lora: &LoRaConfig) -> f64 {
     let phy = air::Phy::from_config(lora);
+    distance_at_snr_m(&phy, air::snr_floor_db(phy.sf))
+}
+
+/// Distance at which a frame sent with `phy` arrives at `snr_db` under [`air`]'s path loss.
+fn distance_at_snr_m(phy: &air::Phy, snr_db: f64) -> f64 {
     let margin = phy.tx_power_dbm as f64
         - air::PATH_LOSS_1M_DB
         - air::noise_floor_dbm(phy.bandwidth_hz)
-        - air::snr_floor_db(phy.sf);
+        - snr_db;
     10f64.powf(margin / (10.0 * air::PATH_LOSS_EXPONENT))
 }
 
 /// Distance up to which a link sent with `lora` can carry a Thread link: received at least
 /// at link quality 1 on the LoRa scale (`pymesh::mle::LinkScale::LoRa`), after the SNR is
 /// rounded to whole dB as the radio reports it. At SF7 that is 1 dB above the demodulation
-/// floor, 91 % of [`range_m`]: frames between the two decode, but the mesh makes no links
+/// floor, 92 % of [`range_m`]: frames between the two decode, but the mesh makes no links
 /// over them (link quality 0), as OpenThread would not.
 pub fn usable_range_m(lora: &LoRaConfig) -> f64 {
     let phy = air::Phy::from_config(lora);
@@ -62,11 +67,7 @@ pub fn usable_range_m(lora: &LoRaConfig) -> f64 {
         })
         .expect("some SNR gives link quality 1");
     // Reported SNRs are rounded: everything above lowest_snr - 0.5 dB reports lowest_snr.
-    let margin = phy.tx_power_dbm as f64
-        - air::PATH_LOSS_1M_DB
-        - air::noise_floor_dbm(phy.bandwidth_hz)
-        - (lowest_snr as f64 - 0.5);
-    10f64.powf(margin / (10.0 * air::PATH_LOSS_EXPONENT))
+    distance_at_snr_m(&phy, lowest_snr as f64 - 0.5)
 }
 
 /// `n` positions on a square grid (rows of `ceil(sqrt(n))`), `spacing_m` apart.
