@@ -491,6 +491,9 @@ pub struct MleCounters {
     pub router_ids_lost: u32,
     /// Times we left the partition as a router without a route to the leader.
     pub routers_unrouted: u32,
+    /// Times we left the partition, as a router or child, having heard no newer router id
+    /// sequence (the leader's heartbeat) for the network id timeout.
+    pub leader_timeouts: u32,
     /// Received MLE messages by command number (0..=17).
     pub rx_by_command: [u32; 18],
     /// MLE messages dropped: wrong challenge response, unexpected, malformed.
@@ -1018,6 +1021,7 @@ impl Mle {
             && now >= self.leader_last_heard + self.timing.network_id_timeout
         {
             // Cut from our leader for the network id timeout: our partition is gone.
+            self.counters.leader_timeouts += 1;
             self.become_detached(now, rng);
             return;
         }
@@ -2835,6 +2839,28 @@ mod tests {
         mle.poll(t0, &mut rng, &mut |_| {});
         mle.poll(t0 + timeout, &mut rng, &mut |_| {});
         assert_eq!(mle.role, Role::Router);
+    }
+
+    #[test]
+    fn a_router_that_hears_no_heartbeat_for_the_network_id_timeout_leaves_and_counts_it() {
+        let mut mle =
+            member_of_partition(Timing::thread(), Role::Router, router_rloc16(5), &[2, 5]);
+        mle.routers[0].path_cost = 1; // routed: only the heartbeat is missing
+        let mut rng = Rng::new(3);
+        let t0 = Instant::from_millis(1000);
+        mle.leader_last_heard = t0;
+        let timeout = mle.timing.network_id_timeout;
+        mle.poll(
+            Instant::from_millis(1000 + timeout.millis() - 1),
+            &mut rng,
+            &mut |_| {},
+        );
+        assert_eq!(mle.role, Role::Router);
+        assert_eq!(mle.counters.leader_timeouts, 0);
+        mle.poll(t0 + timeout, &mut rng, &mut |_| {});
+        assert_eq!(mle.role, Role::Detached);
+        assert_eq!(mle.counters.leader_timeouts, 1);
+        assert_eq!(mle.counters.routers_unrouted, 0);
     }
 
     #[test]

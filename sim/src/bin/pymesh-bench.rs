@@ -25,7 +25,9 @@
 //! With `--seeds N` (`make bench-seeds`), a third table: how many of seeds 1..N reach one
 //! partition within the limit, for the 36-node grid (60 % of range apart) and random 36 and 50
 //! (the first table's layouts), with the mean number of partitions at the limit. One seed says
-//! little about a protocol change; judge MLE changes on this table.
+//! little about a protocol change; judge MLE changes on this table. Below it, what the runs
+//! that stayed split looked like at the limit (leader timeouts, how the partitions left touch,
+//! router ids used up).
 //!
 //! Usage: pymesh-bench [--nodes 10,36,100] [--hops 1,2,4,8] [--seed S] [--limit-s 7200]
 //!        [--seeds N] [--out FILE]
@@ -111,6 +113,85 @@ fn delivery(
         latency_us as f64 / delivered as f64 / 1e6
     };
     Some((delivered, mean))
+}
+
+/// Why runs did not converge, tallied at the limit (`--seeds`).
+#[derive(Default)]
+struct Stuck {
+    leader_timeouts: u64,
+    split_runs: u64,
+    router_router: u64,
+    router_child: u64,
+    child_child: u64,
+    ids_full: u64,
+}
+
+impl Stuck {
+    fn add(&mut self, sim: &Simulator) {
+        for id in sim.ids() {
+            if let Some(n) = sim.node(id) {
+                self.leader_timeouts += n.mle().counters.leader_timeouts as u64;
+            }
+        }
+        let parts = partitions(sim);
+        if parts.len() < 2 {
+            return;
+        }
+        self.split_runs += 1;
+        let router = |id| {
+            sim.node(id)
+                .is_some_and(|n| matches!(n.role(), Role::Router | Role::Leader))
+        };
+        // Link quality 1 or better both ways, as the mesh measures it.
+        let lq = |a, b| {
+            sim.link_quality(a, b).map_or(0, |q| {
+                let margin = pymesh::mac::timing::link_margin_db(q.snr_db.round() as i8, 7);
+                pymesh::mle::LinkScale::LoRa.quality(margin)
+            })
+        };
+        let usable = |a, b| lq(a, b) >= 1 && lq(b, a) >= 1;
+        if parts
+            .iter()
+            .any(|p| p.members.iter().filter(|&&m| router(m)).count() >= 32)
+        {
+            self.ids_full += 1;
+        }
+        for (i, a) in parts.iter().enumerate() {
+            for b in &parts[i + 1..] {
+                let (mut rr, mut rc, mut cc) = (false, false, false);
+                for &x in &a.members {
+                    for &y in &b.members {
+                        if usable(x, y) {
+                            match (router(x), router(y)) {
+                                (true, true) => rr = true,
+                                (false, false) => cc = true,
+                                _ => rc = true,
+                            }
+                        }
+                    }
+                }
+                if rr {
+                    self.router_router += 1;
+                } else if rc {
+                    self.router_child += 1;
+                } else if cc {
+                    self.child_child += 1;
+                }
+            }
+        }
+    }
+
+    fn line(&self, seeds: u64) -> String {
+        format!(
+            "leader timeouts {:>5.1}  split runs {:>2}  pairs RR {:>2} RC {:>2} CC {:>2}  ids full {:>2}",
+            self.leader_timeouts as f64 / seeds as f64,
+            self.split_runs,
+            self.router_router,
+            self.router_child,
+            self.child_child,
+            self.ids_full
+        )
+    }
 }
 
 fn main() {
@@ -254,12 +335,14 @@ fn main() {
         );
         print!("{head}");
         report += &head;
+        let mut stuck_report = String::new();
         for (name, n, grid_layout) in [
             ("grid 36", 36usize, true),
             ("random 36", 36, false),
             ("random 50", 50, false),
         ] {
             let (mut ok, mut parts) = (0u64, 0usize);
+            let mut why = Stuck::default();
             for s in 1..=seeds {
                 let positions = if grid_layout {
                     pymesh_sim::scenario::grid(n, 0.6 * range)
@@ -278,6 +361,7 @@ fn main() {
                 }
                 sim.run_until(limit_s * SECOND_US);
                 parts += partitions(&sim).len();
+                why.add(&sim);
             }
             let line_out = format!(
                 "{:<10} {:>7}/{:<2} {:>16.2}\n",
@@ -288,7 +372,20 @@ fn main() {
             );
             print!("{line_out}");
             report += &line_out;
+            stuck_report += &format!("{name:<10} {}\n", why.line(seeds));
         }
+        let tail = format!(
+            "\nwhy runs stayed split, at the limit:\n\
+             - leader timeouts: nodes per run that heard no leader heartbeat (newer router id\n\
+             \x20 sequence) for the network id timeout and left their partition\n\
+             - split runs: runs with more than one partition\n\
+             - pairs of adjacent partitions (a link of link quality 1 or better between members):\n\
+             \x20 RR with a router on each side of some link, RC with router-child links only, CC\n\
+             \x20 with child-child links only\n\
+             - ids full: split runs in which a partition held all 32 router ids\n\n{stuck_report}"
+        );
+        print!("{tail}");
+        report += &tail;
     }
     if let Some(dir) = std::path::Path::new(&out_path).parent() {
         let _ = std::fs::create_dir_all(dir);
