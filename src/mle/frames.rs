@@ -915,6 +915,122 @@ mod tests {
         }
     }
 
+    /// A LoRa leader with `routers` router ids allocated (itself one of them), and the network
+    /// data of a partition with one border router's SLAAC prefix.
+    fn lora_leader_with_routers(routers: usize) -> (Mle, crate::netdata::NetworkData) {
+        let mut mle = Mle::new(
+            ExtAddress::from_u64(0xa0),
+            crate::mle::Timing::lora(crate::time::Duration::from_millis(210)),
+        );
+        let mut rng = Rng::new(4);
+        mle.start(Instant::ZERO, &mut rng);
+        while mle.role() != Role::Leader {
+            let t = mle.poll_at().unwrap();
+            mle.poll(t, &mut rng, &mut |_| {});
+        }
+        let own = mle.router_id().unwrap();
+        for id in (0..=crate::mle::MAX_ROUTER_ID).filter(|&id| id != own) {
+            if mle.routers.len() >= routers {
+                break;
+            }
+            let entry = crate::mle::RouterEntry::unreachable(id, None, Instant::ZERO);
+            mle.routers.push(entry).unwrap();
+        }
+        mle.routers.sort_unstable_by_key(|r| r.router_id);
+        let mut local = crate::netdata::local::Local::new();
+        let prefix = Ipv6Address([0xfd, 0, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let flags = crate::netdata::local::parse_prefix_flags("paosr").unwrap();
+        local
+            .add_on_mesh_prefix(prefix, 64, 0, flags.0, flags.1)
+            .unwrap();
+        let mut leader = crate::netdata::leader::Leader::new(1, 1);
+        let server_data = local.server_data(ShortAddress(0x0400)).unwrap();
+        leader
+            .register_server_data(ShortAddress(0x0400), &server_data, Instant::ZERO)
+            .unwrap();
+        (mle, leader.network_data().clone())
+    }
+
+    /// Every MLE message that carries the Route64 TLV, from a leader of `routers` routers:
+    /// whether each was built into one frame.
+    fn route64_messages_fit(routers: usize) -> std::vec::Vec<(Command, bool)> {
+        let identity = NetworkIdentity::pymesh(NetworkIdentity::DEFAULT_KEY);
+        let (mle, netdata) = lora_leader_with_routers(routers);
+        assert_eq!(mle.route64().0.len(), routers);
+        let peer = ExtAddress::from_u64(0xb0);
+        let c: Challenge = Vec::from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
+        let commands = [
+            (MleCommand::Advertisement, Command::Advertisement),
+            (MleCommand::DataResponse, Command::DataResponse),
+            (
+                MleCommand::ParentResponse {
+                    to: peer,
+                    response: c.clone(),
+                    challenge: [9; 8],
+                    link_margin: 30,
+                },
+                Command::ParentResponse,
+            ),
+            (
+                MleCommand::ChildIdResponse {
+                    to: peer,
+                    child_rloc16: mle.rloc16().0 | 1,
+                },
+                Command::ChildIdResponse,
+            ),
+            (
+                MleCommand::LinkAcceptAndRequest {
+                    to: peer,
+                    response: c.clone(),
+                    challenge: [4; 8],
+                    link_margin: 20,
+                    route: true,
+                },
+                Command::LinkAcceptAndRequest,
+            ),
+            (
+                MleCommand::LinkAccept {
+                    to: peer,
+                    response: c,
+                    link_margin: 20,
+                    route: true,
+                },
+                Command::LinkAccept,
+            ),
+        ];
+        let mut sec = Security::new(&identity);
+        commands
+            .into_iter()
+            .map(|(cmd, command)| {
+                let ctx = Context {
+                    ext_addr: mle.ext_addr(),
+                    identity: &identity,
+                    mac_frame_counter: 5,
+                    network_data: netdata.as_bytes(),
+                };
+                (
+                    command,
+                    matches!(build(&ctx, &mut sec, &mle, &cmd), Ok(Built::Frame(_))),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_most_routers_on_lora_still_fit_every_route64_message_in_one_frame() {
+        let max = crate::mle::Timing::lora(crate::time::Duration::from_millis(210)).max_routers;
+        assert_eq!(max, 35);
+        for (command, fits) in route64_messages_fit(max as usize) {
+            assert!(fits, "{command:?} with {max} routers");
+        }
+        // One more and Link Accept And Request no longer fits: the limit is the frame's.
+        let over = route64_messages_fit(max as usize + 1);
+        assert!(
+            over.contains(&(Command::LinkAcceptAndRequest, false)),
+            "{over:?}"
+        );
+    }
+
     #[test]
     fn openthreads_parent_request_is_understood() {
         let identity = NetworkIdentity::pymesh(NetworkIdentity::DEFAULT_KEY);

@@ -1726,7 +1726,7 @@ impl Mle {
                         && !self.released_router_ids.iter().any(|(r, _)| r == id)
                 })
                 .collect();
-            if free.is_empty() || self.routers.len() >= 32 {
+            if free.is_empty() || self.routers.len() >= self.timing.max_routers as usize {
                 None
             } else {
                 free.get(rng.range_u32(0, free.len() as u32 - 1) as usize)
@@ -1935,6 +1935,12 @@ impl Mle {
         // A child of ours that became a router is a child no more.
         self.children.retain(|c| c.ext_addr != rx.sender);
         if self.router_entry_mut(router_id).is_none() {
+            // A router not in our mask yet (its id is newer than the mask we hold): taken,
+            // but never beyond the most routers there can be, or our Route64 would no longer
+            // fit Link Accept And Request in a frame.
+            if self.routers.len() >= self.timing.max_routers as usize {
+                return;
+            }
             let entry = RouterEntry::unreachable(router_id, Some(rx.sender), now);
             if self.routers.push(entry).is_err() {
                 return;

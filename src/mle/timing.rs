@@ -25,6 +25,14 @@ pub struct Timing {
     /// A router downgrades (above 23 routers) only with this many neighbouring routers at
     /// two-way link quality 2 or better (OpenThread's `kMinDowngradeNeighbors`, 7).
     pub min_downgrade_neighbors: u8,
+    /// The most routers the leader gives ids to (Thread: 32). On LoRa 35: the most whose
+    /// Route64 still lets the longest MLE message that carries it, Link Accept And Request,
+    /// fit one 127-byte frame (`frames` tests). 50-node random meshes ran out of ids at 32
+    /// with 45-48 nodes attached (routers do not downgrade on LoRa), and the REED that could
+    /// bridge to the partition beside was refused: `make bench-seeds` over 128 seeds, random
+    /// 50 converged in 60 with 32, 69 with 34, 73 with 35, 75 with all 63 ids (random 36 and
+    /// the grid unchanged, 106 and 128). A partition never held more than 38 routers.
+    pub max_routers: u8,
     /// The leader frees the id of a router it has had no route to for this long
     /// (OpenThread's `kMaxLeaderToRouterTimeout`, 90 s; LoRa: see there); `None`: never.
     pub leader_router_timeout: Option<Duration>,
@@ -161,6 +169,7 @@ impl Timing {
             link_request_jitter: Duration::ZERO,
             phy: crate::mac::Phy::Ieee802154,
             min_downgrade_neighbors: 7,
+            max_routers: 32,
             leader_router_timeout: Some(Duration::from_secs(90)),
             router_id_reuse_delay: Duration::from_secs(100),
         }
@@ -268,6 +277,7 @@ impl Timing {
             // 15.0; but over seeds 1-4, 1000 nodes 47 -> 52 partitions at 0.26 -> 0.35 %
             // airtime per router (more routers leaving and coming back). Its router then
             // attaches again when a newer mask lacks its id (`router_id_lost`).
+            max_routers: 35,
             leader_router_timeout: Some(Duration::from_millis(
                 2 * t.network_id_timeout.millis() * imax / thread_imax,
             )),
