@@ -791,39 +791,12 @@ mod tests {
         assert_eq!(mac_frame(247, ext, &o), hex(OT_PARENT_REQUEST));
     }
 
-    fn leader(seed: u64) -> (Mle, Rng) {
-        let mut mle = Mle::new(ExtAddress::from_u64(0xa0), Timing::thread());
-        let mut rng = Rng::new(seed);
-        mle.start(Instant::ZERO, &mut rng);
-        while mle.role() != Role::Leader {
-            let t = mle.poll_at().unwrap();
-            mle.poll(t, &mut rng, &mut |_| {});
-        }
-        (mle, rng)
-    }
-
-    #[test]
-    fn every_mle_message_opens_with_the_key_and_not_without() {
-        let identity = NetworkIdentity::pymesh(NetworkIdentity::DEFAULT_KEY);
-        let (mle, _) = leader(9);
-        let ext = mle.ext_addr();
-        let peer = ExtAddress::from_u64(0xb0);
-        let c: Challenge = Vec::from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
-        let commands = [
-            (
-                MleCommand::ParentRequest {
-                    to_reeds: true,
-                    challenge: [7; 8],
-                },
-                Command::ParentRequest,
-            ),
+    /// The messages a leader sends that carry its Route64 or network data (Link Accept without
+    /// Route64, as OpenThread sends it when not asked), to `peer` answering challenge `c`.
+    fn answers(mle: &Mle, peer: ExtAddress, c: &Challenge) -> [(MleCommand, Command); 6] {
+        [
             (MleCommand::Advertisement, Command::Advertisement),
             (MleCommand::DataResponse, Command::DataResponse),
-            (
-                MleCommand::DataResponseTo { to: peer },
-                Command::DataResponse,
-            ),
-            (MleCommand::DataRequest { to: peer }, Command::DataRequest),
             (
                 MleCommand::ParentResponse {
                     to: peer,
@@ -834,26 +807,11 @@ mod tests {
                 Command::ParentResponse,
             ),
             (
-                MleCommand::ChildIdRequest {
-                    to: peer,
-                    response: c.clone(),
-                },
-                Command::ChildIdRequest,
-            ),
-            (
                 MleCommand::ChildIdResponse {
                     to: peer,
                     child_rloc16: mle.rloc16().0 | 1,
                 },
                 Command::ChildIdResponse,
-            ),
-            (
-                MleCommand::LinkRequest {
-                    to: peer,
-                    challenge: [3; 8],
-                    route: true,
-                },
-                Command::LinkRequest,
             ),
             (
                 MleCommand::LinkAcceptAndRequest {
@@ -874,7 +832,57 @@ mod tests {
                 },
                 Command::LinkAccept,
             ),
+        ]
+    }
+
+    fn leader(seed: u64) -> (Mle, Rng) {
+        let mut mle = Mle::new(ExtAddress::from_u64(0xa0), Timing::thread());
+        let mut rng = Rng::new(seed);
+        mle.start(Instant::ZERO, &mut rng);
+        while mle.role() != Role::Leader {
+            let t = mle.poll_at().unwrap();
+            mle.poll(t, &mut rng, &mut |_| {});
+        }
+        (mle, rng)
+    }
+
+    #[test]
+    fn every_mle_message_opens_with_the_key_and_not_without() {
+        let identity = NetworkIdentity::pymesh(NetworkIdentity::DEFAULT_KEY);
+        let (mle, _) = leader(9);
+        let ext = mle.ext_addr();
+        let peer = ExtAddress::from_u64(0xb0);
+        let c: Challenge = Vec::from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
+        let mut commands = std::vec![
+            (
+                MleCommand::ParentRequest {
+                    to_reeds: true,
+                    challenge: [7; 8],
+                },
+                Command::ParentRequest,
+            ),
+            (
+                MleCommand::DataResponseTo { to: peer },
+                Command::DataResponse,
+            ),
+            (MleCommand::DataRequest { to: peer }, Command::DataRequest),
+            (
+                MleCommand::ChildIdRequest {
+                    to: peer,
+                    response: c.clone(),
+                },
+                Command::ChildIdRequest,
+            ),
+            (
+                MleCommand::LinkRequest {
+                    to: peer,
+                    challenge: [3; 8],
+                    route: true,
+                },
+                Command::LinkRequest,
+            ),
         ];
+        commands.extend(answers(&mle, peer, &c));
         let mut sec = Security::new(&identity);
         for (cmd, expected) in commands {
             let ctx = Context {
@@ -951,7 +959,7 @@ mod tests {
         (mle, leader.network_data().clone())
     }
 
-    /// Every MLE message that carries the Route64 TLV, from a leader of `routers` routers:
+    /// The leader's answers (Route64, network data), from a leader of `routers` routers:
     /// whether each was built into one frame.
     fn route64_messages_fit(routers: usize) -> std::vec::Vec<(Command, bool)> {
         let identity = NetworkIdentity::pymesh(NetworkIdentity::DEFAULT_KEY);
@@ -959,45 +967,7 @@ mod tests {
         assert_eq!(mle.route64().0.len(), routers);
         let peer = ExtAddress::from_u64(0xb0);
         let c: Challenge = Vec::from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
-        let commands = [
-            (MleCommand::Advertisement, Command::Advertisement),
-            (MleCommand::DataResponse, Command::DataResponse),
-            (
-                MleCommand::ParentResponse {
-                    to: peer,
-                    response: c.clone(),
-                    challenge: [9; 8],
-                    link_margin: 30,
-                },
-                Command::ParentResponse,
-            ),
-            (
-                MleCommand::ChildIdResponse {
-                    to: peer,
-                    child_rloc16: mle.rloc16().0 | 1,
-                },
-                Command::ChildIdResponse,
-            ),
-            (
-                MleCommand::LinkAcceptAndRequest {
-                    to: peer,
-                    response: c.clone(),
-                    challenge: [4; 8],
-                    link_margin: 20,
-                    route: true,
-                },
-                Command::LinkAcceptAndRequest,
-            ),
-            (
-                MleCommand::LinkAccept {
-                    to: peer,
-                    response: c,
-                    link_margin: 20,
-                    route: true,
-                },
-                Command::LinkAccept,
-            ),
-        ];
+        let commands = answers(&mle, peer, &c);
         let mut sec = Security::new(&identity);
         commands
             .into_iter()
