@@ -386,7 +386,8 @@ fn main() {
              - pairs of adjacent partitions (a link of link quality 1 or better between members):\n\
              \x20 RR with a router on each side of some link, RC with router-child links only, CC\n\
              \x20 with child-child links only\n\
-             - ids full: split runs in which a partition held all the router ids it may give (35 on LoRa)\n\n{stuck_report}"
+             - ids full: split runs in which a partition held all the router ids it may give\n\
+             \x20 (`Timing::max_routers`)\n\n{stuck_report}"
         );
         print!("{tail}");
         report += &tail;
