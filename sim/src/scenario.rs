@@ -61,13 +61,18 @@ fn distance_at_snr_m(phy: &air::Phy, snr_db: f64) -> f64 {
 pub fn usable_range_m(lora: &LoRaConfig) -> f64 {
     let phy = air::Phy::from_config(lora);
     let lowest_snr = (-60i8..=30)
-        .find(|&snr| {
-            let margin = pymesh::mac::timing::link_margin_db(snr, phy.sf);
-            pymesh::mle::LinkScale::LoRa.quality(margin) >= 1
-        })
+        .find(|&snr| lora_link_quality(snr as f64, phy.sf) >= 1)
         .expect("some SNR gives link quality 1");
     // Reported SNRs are rounded: everything above lowest_snr - 0.5 dB reports lowest_snr.
     distance_at_snr_m(&phy, lowest_snr as f64 - 0.5)
+}
+
+/// The link quality the mesh gives a frame received at `snr_db` with spreading factor `sf`:
+/// the SNR rounded to whole dB as the radio reports it, then the LoRa link scale
+/// (`pymesh::mle::LinkScale::LoRa`).
+pub fn lora_link_quality(snr_db: f64, sf: u8) -> u8 {
+    let margin = pymesh::mac::timing::link_margin_db(snr_db.round() as i8, sf);
+    pymesh::mle::LinkScale::LoRa.quality(margin)
 }
 
 /// `n` positions on a square grid (rows of `ceil(sqrt(n))`), `spacing_m` apart.
@@ -204,8 +209,7 @@ mod tests {
     fn link_quality_at(lora: &LoRaConfig, distance_m: f64) -> u8 {
         let phy = air::Phy::from_config(lora);
         let (_, snr) = air::link_budget(&phy, distance_m);
-        let margin = pymesh::mac::timing::link_margin_db(snr.round() as i8, phy.sf);
-        pymesh::mle::LinkScale::LoRa.quality(margin)
+        lora_link_quality(snr, phy.sf)
     }
 
     #[test]

@@ -1726,7 +1726,7 @@ impl Mle {
                         && !self.released_router_ids.iter().any(|(r, _)| r == id)
                 })
                 .collect();
-            if free.is_empty() || self.routers.len() >= self.timing.max_routers as usize {
+            if free.is_empty() || self.router_table_full() {
                 None
             } else {
                 free.get(rng.range_u32(0, free.len() as u32 - 1) as usize)
@@ -1928,6 +1928,11 @@ impl Mle {
     }
 
     /// Records a router of our partition heard directly.
+    /// As many routers as there may be ([`Timing::max_routers`]): no id to give, no entry to add.
+    fn router_table_full(&self) -> bool {
+        self.routers.len() >= self.timing.max_routers as usize
+    }
+
     fn note_router(&mut self, now: Instant, router_id: u8, rx: &Received<'_>) {
         if router_id > MAX_ROUTER_ID || Some(router_id) == self.router_id() {
             return;
@@ -1938,7 +1943,7 @@ impl Mle {
             // A router not in our mask yet (its id is newer than the mask we hold): taken,
             // but never beyond the most routers there can be, or our Route64 would no longer
             // fit Link Accept And Request in a frame.
-            if self.routers.len() >= self.timing.max_routers as usize {
+            if self.router_table_full() {
                 return;
             }
             let entry = RouterEntry::unreachable(router_id, Some(rx.sender), now);

@@ -266,6 +266,8 @@ impl Timing {
             // the limit from 2.08 to 2.78 (random 50: 6 of 64 converged either way); with
             // three it was worse still (random 50: mean 6.16).
             min_downgrade_neighbors: u8::MAX,
+            // See the field: the most routers whose Route64 fits every MLE message in a frame.
+            max_routers: 35,
             // The leader frees the ids of routers it has had no route to for two network id
             // timeouts (756 s at SF7): by then such a router has left by itself
             // (`leave_when_unrouted`), and large partitions had all 32 ids allocated, some to
@@ -277,7 +279,6 @@ impl Timing {
             // 15.0; but over seeds 1-4, 1000 nodes 47 -> 52 partitions at 0.26 -> 0.35 %
             // airtime per router (more routers leaving and coming back). Its router then
             // attaches again when a newer mask lacks its id (`router_id_lost`).
-            max_routers: 35,
             leader_router_timeout: Some(Duration::from_millis(
                 2 * t.network_id_timeout.millis() * imax / thread_imax,
             )),

@@ -38,7 +38,8 @@ use std::time::Instant as WallInstant;
 use pymesh::mle::Role;
 use pymesh_sim::des::{Simulator, SECOND_US};
 use pymesh_sim::scenario::{
-    all_attached, build, eu868, line, partitions, random_connected, range_m, usable_range_m,
+    all_attached, build, eu868, line, lora_link_quality, partitions, random_connected, range_m,
+    usable_range_m,
 };
 
 /// 20 datagrams end to end over a line of `hops` hops with `loss` on every link: how many
@@ -127,7 +128,8 @@ struct Stuck {
 }
 
 impl Stuck {
-    fn add(&mut self, sim: &Simulator) {
+    /// Tallies one run at the limit; `sf`: its spreading factor.
+    fn add(&mut self, sim: &Simulator, sf: u8) {
         for id in sim.ids() {
             if let Some(n) = sim.node(id) {
                 self.leader_timeouts += n.mle().counters.leader_timeouts as u64;
@@ -144,10 +146,8 @@ impl Stuck {
         };
         // Link quality 1 or better both ways, as the mesh measures it.
         let lq = |a, b| {
-            sim.link_quality(a, b).map_or(0, |q| {
-                let margin = pymesh::mac::timing::link_margin_db(q.snr_db.round() as i8, 7);
-                pymesh::mle::LinkScale::LoRa.quality(margin)
-            })
+            sim.link_quality(a, b)
+                .map_or(0, |q| lora_link_quality(q.snr_db, sf))
         };
         let usable = |a, b| lq(a, b) >= 1 && lq(b, a) >= 1;
         let max_routers = sim
@@ -365,7 +365,7 @@ fn main() {
                 }
                 sim.run_until(limit_s * SECOND_US);
                 parts += partitions(&sim).len();
-                why.add(&sim);
+                why.add(&sim, lora.sf);
             }
             let line_out = format!(
                 "{:<10} {:>7}/{:<2} {:>16.2}\n",
