@@ -1444,7 +1444,7 @@ impl Mle {
             Command::LinkAcceptAndRequest | Command::LinkAccept => {
                 self.handle_link_accept(now, rx, command, send)
             }
-            Command::Advertisement => self.handle_advertisement(now, rng, rx, send),
+            Command::Advertisement => self.handle_advertisement(now, rng, rx),
             Command::ChildUpdateRequest => self.handle_child_update_request(now, rx, send),
             Command::ChildUpdateResponse => self.handle_child_update_response(now, rng, rx),
             _ => {}
@@ -1968,13 +1968,7 @@ impl Mle {
         }
     }
 
-    fn handle_advertisement(
-        &mut self,
-        now: Instant,
-        rng: &mut Rng,
-        rx: &Received<'_>,
-        send: &mut dyn FnMut(MleCommand),
-    ) {
+    fn handle_advertisement(&mut self, now: Instant, rng: &mut Rng, rx: &Received<'_>) {
         let m = rx.message;
         let (Some(source), Some(ld)) = (m.source_address(), m.leader_data()) else {
             self.counters.rx_dropped += 1;
@@ -2026,7 +2020,14 @@ impl Mle {
                 self.better_partition = Some(ld.partition_id);
                 self.counters.attach_attempts += 1;
                 self.candidate = None;
-                self.send_parent_request(false, now, rng, send);
+                // After the attach start jitter, as OpenThread's `Attach` for every mode:
+                // every router in range of this Advertisement heard it at the same instant,
+                // and their Parent Requests sent at once collided at the advertiser (random
+                // 50, seed 9: three at the same microsecond, twice per attempt, for an hour).
+                let jitter = rng.range_u32(0, self.timing.attach_start_jitter.millis() as u32);
+                self.attach = Attach::Start {
+                    at: now + Duration::from_millis(jitter as u64),
+                };
             } else if !better
                 && router_heard
                 && self.timing.bridge_partitions
@@ -2806,6 +2807,42 @@ mod tests {
         let after = t + mle.timing.router_selection_jitter;
         assert_eq!(mle.role, Role::Child);
         assert_eq!(solicits(&run_until(&mut mle, &mut rng, after)), 1);
+    }
+
+    #[test]
+    fn routers_that_hear_the_same_better_partition_ask_to_join_it_at_different_times() {
+        // One router alone (router 5) hears a partition of two: better. Every router in range
+        // hears that Advertisement at the same instant; OpenThread jitters the start of the
+        // attach, and so do we: no Parent Request at once, one within the attach start jitter.
+        let timing = Timing::lora(Duration::from_millis(210));
+        let t0 = Instant::from_millis(1000);
+        let mut first_requests = StdVec::new();
+        for seed in 1..=8 {
+            let mut mle = member_of_partition(timing, Role::Router, router_rloc16(5), &[5]);
+            let mut rng = Rng::new(seed);
+            let at_once = hear_partition(&mut mle, &mut rng, t0, 0x2000);
+            assert_eq!(mle.counters.better_partition_attach_attempts, 1);
+            assert!(!at_once
+                .iter()
+                .any(|c| matches!(c, MleCommand::ParentRequest { .. })));
+            let sent = run_until(&mut mle, &mut rng, t0 + timing.attach_start_jitter);
+            let (at, _) = sent
+                .iter()
+                .find(|(_, c)| {
+                    matches!(
+                        c,
+                        MleCommand::ParentRequest {
+                            to_reeds: false,
+                            ..
+                        }
+                    )
+                })
+                .expect("a Parent Request to routers within the attach start jitter");
+            first_requests.push(*at);
+        }
+        first_requests.sort_unstable();
+        first_requests.dedup();
+        assert!(first_requests.len() >= 6, "spread: {first_requests:?}");
     }
 
     /// A router (LoRa timing) of a partition led by router 2, which it has no route to.

@@ -43,7 +43,9 @@ pub struct Timing {
     pub parent_request_router_timeout: Duration,
     /// Wait after a Parent Request to routers and REEDs (Thread: 1250 ms).
     pub parent_request_reed_timeout: Duration,
-    /// Random delay before the first Parent Request (spreads simultaneous power-ups).
+    /// Random delay before the first Parent Request of an attach (OpenThread's
+    /// `kAttachStartJitter`): spreads simultaneous power-ups, and the routers that heard the
+    /// same Advertisement of a better partition.
     pub attach_start_jitter: Duration,
     /// Advertisement trickle interval bounds (Thread: Imin 1 s, Imax 32 s).
     pub trickle_imin: Duration,
