@@ -610,6 +610,7 @@ impl Node {
         result.frames_received = self.poll_mac(now, radio);
         self.poll_mpl_and_queries(now);
         let mut commands: Vec<MleCommand, 8> = Vec::new();
+        self.mle.set_duty_pressure(self.short_of_duty_budget(now));
         self.mle.poll(now, &mut self.rng, &mut |c| {
             let _ = commands.push(c);
         });
@@ -1143,12 +1144,11 @@ impl Node {
         }
         // A router short of duty-cycle budget does not answer Parent Requests: its answer
         // would leave late (useless to the requester) and starve its own Advertisements.
-        if message.command == crate::wire::mle::Command::ParentRequest {
-            let (used, budget) = self.mac.duty_cycle_usage(now);
-            if budget.millis() > 0 && used.millis() * 5 > budget.millis() * 4 {
-                self.drops.parent_requests_ignored += 1;
-                return;
-            }
+        if message.command == crate::wire::mle::Command::ParentRequest
+            && self.short_of_duty_budget(now)
+        {
+            self.drops.parent_requests_ignored += 1;
+            return;
         }
         let rx = Received {
             sender: opened.sender,
@@ -1158,6 +1158,7 @@ impl Node {
             frame_counter: opened.frame_counter,
         };
         let mut commands: Vec<MleCommand, 4> = Vec::new();
+        self.mle.set_duty_pressure(self.short_of_duty_budget(now));
         self.mle.handle(now, &mut self.rng, &rx, &mut |c| {
             let _ = commands.push(c);
         });
@@ -1166,6 +1167,13 @@ impl Node {
         }
         self.adopt_network_data(now, &message);
         self.pull_network_data(now, &rx);
+    }
+
+    /// Past 80 % of the hour's duty-cycle budget: Parent Requests go unanswered and
+    /// Advertisement resets are skipped, so that the budget left carries the Advertisements.
+    fn short_of_duty_budget(&self, now: Instant) -> bool {
+        let (used, budget) = self.mac.duty_cycle_usage(now);
+        budget.millis() > 0 && used.millis() * 5 > budget.millis() * 4
     }
 
     /// Network data is pushed (Data Responses to ff02::1) and pulled: a router answers a Data

@@ -35,6 +35,10 @@ impl Trickle {
         self.begin_interval(now, rng);
     }
 
+    pub const fn is_running(&self) -> bool {
+        self.running
+    }
+
     pub fn stop(&mut self) {
         self.running = false;
     }
