@@ -548,8 +548,8 @@ pub struct Mle {
     /// A REED asking for a router id to bridge to another partition it hears
     /// ([`Timing::bridge_partitions`]), and when it may try that again.
     bridging: bool,
-    /// The node has used most of its duty-cycle budget (set by the node before each poll and
-    /// message): Advertisement resets are skipped ([`Mle::set_duty_pressure`]).
+    /// The node has used most of its duty-cycle budget: Advertisement resets are skipped
+    /// ([`Mle::set_duty_pressure`]).
     duty_pressure: bool,
     bridge_holdoff: Instant,
     /// When a REED last heard a worse partition, and when it may bridge if it still hears
@@ -1703,10 +1703,10 @@ impl Mle {
         }
     }
 
-    /// Whether the node has used most of its duty-cycle budget (past 80 % of the hour's). Then
-    /// topology changes no longer reset the Advertisement trickle timer to Imin: the running
-    /// interval carries the change. On LoRa each reset costs up to five Advertisements in
-    /// three minutes; a leader of a churning mesh (ids granted and freed every minute or two)
+    /// Tells the MLE whether the node has used most of its duty-cycle budget (past 80 % of the
+    /// hour's; the node sets it before each poll and message). Then topology changes no longer
+    /// reset the Advertisement trickle timer to Imin: the running interval carries the change.
+    /// On LoRa each reset costs up to five Advertisements in three minutes; a leader of a churning mesh (ids granted and freed every minute or two)
     /// spent its whole 1 % on them, went silent for the network id timeout, and its whole
     /// partition timed out and fell apart (simulator, 100 nodes, seed 5: 62 nodes in an
     /// hour). OpenThread resets on every such change; its radio has no duty cycle.

@@ -1,6 +1,7 @@
 //! Trickle timer (RFC 6206) as Thread uses it for MLE Advertisements: interval doubling from
 //! Imin to Imax, one transmission at a random point in the second half of each interval, reset
-//! to Imin when the routing topology changes. Thread sets no redundancy suppression (k = inf).
+//! to Imin when the routing topology changes (the MLE skips that reset on a node short of
+//! duty-cycle budget: `Mle::set_duty_pressure`). Thread sets no redundancy suppression (k = inf).
 
 use crate::rand::Rng;
 use crate::time::{Duration, Instant};
