@@ -1706,10 +1706,11 @@ impl Mle {
     /// Tells the MLE whether the node has used most of its duty-cycle budget (past 80 % of the
     /// hour's; the node sets it before each poll and message). Then topology changes no longer
     /// reset the Advertisement trickle timer to Imin: the running interval carries the change.
-    /// On LoRa each reset costs up to five Advertisements in three minutes; a leader of a churning mesh (ids granted and freed every minute or two)
-    /// spent its whole 1 % on them, went silent for the network id timeout, and its whole
-    /// partition timed out and fell apart (simulator, 100 nodes, seed 5: 62 nodes in an
-    /// hour). OpenThread resets on every such change; its radio has no duty cycle.
+    /// On LoRa each reset costs up to five Advertisements in three minutes; a leader of a
+    /// churning mesh (ids granted and freed every minute or two) spent its whole 1 % on them,
+    /// went silent for the network id timeout, and its partition of 32 timed out and fell
+    /// apart (simulator, 100 nodes, seed 5). OpenThread resets on every such change; its radio
+    /// has no duty cycle.
     pub fn set_duty_pressure(&mut self, short_of_budget: bool) {
         self.duty_pressure = short_of_budget;
     }
