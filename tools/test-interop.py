@@ -436,9 +436,12 @@ def test_partitions_merge(ot_cli, our_node, port_offset, log):
         winner = 'OpenThread' if after == before[0] else 'ours' if after == before[1] else '?'
         with open(log, 'a') as f:
             f.write(f'partitions {before} merged into {after} ({winner}), states {states}\n')
-        # Right after the merge the first echo went unanswered in about 1 run of 30 (with the
-        # code of the start of session 4 as with later code: a merge-time race, not found
-        # yet): up to three tries each way.
+        # The node that moved is a child at first and becomes a router a moment later
+        # (router selection jitter 1 s), which changes its RLOC: the echo of a ping to the
+        # child's RLOC went unanswered, then "NoRoute" (CI, session 6). So: both routers
+        # first, then their RLOCs. Up to three tries each way.
+        pm.wait_until(lambda: sorted([ot.state(), pm.state()]) == ['leader', 'router'], 30,
+                      interval=1, what='the moved node a router')
         ping(ot, addresses(pm)['rloc'], tries=3)
         ping(pm, addresses(ot)['rloc'], tries=3)
 
