@@ -2043,16 +2043,11 @@ impl Mle {
                 self.better_partition_holdoff =
                     now + Duration::from_millis(rng.range_u32(2 * holdoff, 4 * holdoff) as u64);
                 self.better_partition = Some(ld.partition_id);
-                self.counters.attach_attempts += 1;
-                self.candidate = None;
                 // After the attach start jitter, as OpenThread's `Attach` for every mode:
                 // every router in range of this Advertisement heard it at the same instant,
                 // and their Parent Requests sent at once collided at the advertiser (random
                 // 50, seed 9: three at the same microsecond, twice per attempt, for an hour).
-                let jitter = rng.range_u32(0, self.timing.attach_start_jitter.millis() as u32);
-                self.attach = Attach::Start {
-                    at: now + Duration::from_millis(jitter as u64),
-                };
+                self.begin_attach(now, rng);
             } else if !better
                 && router_heard
                 && self.timing.bridge_partitions
