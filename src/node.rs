@@ -166,6 +166,14 @@ pub struct NeighborInfo {
 /// forwards (see `Node::mpl_schedule`).
 pub const MPL_TRANSMISSIONS: u32 = 2;
 
+/// On LoRa, the window (in maximum-size frame times) in which a router sends each of its MPL
+/// transmissions. In a line the two neighbours of a router forward the same datagram at
+/// about the same time and both reach it (hidden terminals): in a window of four frame times
+/// their copies collided often enough that one datagram to ff03::1 missed a node in 11 of 24
+/// seeds of the simulator's line of five (`realm_local_multicast_reaches_every_node_once`);
+/// with eight, in 1 of 24 (seed 17).
+pub const MPL_WINDOW_FRAME_TIMES: u32 = 8;
+
 /// Imax periods between two Server Data registrations of a router or child whose prefixes
 /// are still missing from the partition's network data: the leader's Data Response reaches
 /// the far side of the mesh through Advertisements and Data Requests.
@@ -459,8 +467,8 @@ impl Node {
     }
 
     /// A realm-local multicast datagram heard from a neighbour: `false` when it is a copy of one
-    /// seen before (drop it). A router retransmits a new one once, after a random delay
-    /// (OpenThread's 64 ms window on 802.15.4, four frame times on LoRa), hop limit one less.
+    /// seen before (drop it). A router retransmits a new one, after a random delay
+    /// (`mpl_schedule`), hop limit one less.
     fn mpl_receive(&mut self, now: Instant, datagram: &[u8]) -> bool {
         let Some((seed, sequence)) = net::mpl::mpl_of(datagram) else {
             // Without the option nobody forwards it; it is still for us.
@@ -483,16 +491,18 @@ impl Node {
 
     /// A router's retransmissions of a realm-local multicast, each at a random instant of its
     /// own window after `now` (windows `first`, `first + 1`, ...): OpenThread's MPL trickle
-    /// with its 64 ms interval on 802.15.4, a window of four frame times on LoRa. There is
-    /// no ack for a broadcast: a single copy lost to a collision would end the flood on that
-    /// side (measured in a line of five in the simulator), so every router sends it
-    /// [`MPL_TRANSMISSIONS`] times in all, the originator included.
+    /// with its 64 ms interval on 802.15.4, a window of [`MPL_WINDOW_FRAME_TIMES`] frame
+    /// times on LoRa. There is no ack for a broadcast: a single copy lost to a collision
+    /// would end the flood on that side (measured in a line of five in the simulator), so
+    /// every router sends it [`MPL_TRANSMISSIONS`] times in all, the originator included.
     fn mpl_schedule(&mut self, now: Instant, datagram: &[u8], first: u32) {
         if !self.mle.role().is_router_or_leader() {
             return;
         }
         let window = match self.config.timing.phy {
-            mac::Phy::LoRa => 4 * self.config.timing.frame_time.millis() as u32,
+            mac::Phy::LoRa => {
+                MPL_WINDOW_FRAME_TIMES * self.config.timing.frame_time.millis() as u32
+            }
             mac::Phy::Ieee802154 => 64,
         };
         for k in first..MPL_TRANSMISSIONS {

@@ -228,9 +228,14 @@ fn a_1280_byte_datagram_between_neighbours() {
 
 /// A 1280-byte datagram (15 fragments) across four hops (a line of five, each node hearing
 /// only its neighbours), first without loss, then with 10 % frame loss on every link: it is
-/// delivered on the first try (seeds 1-8 all pass). Senders pace their frames (three hops of
-/// frame + ack after an acknowledged frame, and before a retry), or the fragments collide with
-/// their own relaying.
+/// delivered on the first try at this seed. Not at every seed: over seeds 1-24 the lossy one
+/// is lost in 8 (4, 6, 9, 10, 12, 18, 21, 22; an earlier comment here said seeds 1-8 all
+/// passed, which no longer held). In the one failure looked at (seed 1 of an unmerged
+/// variant), a fragment's four attempts at one hop all met the relay ahead busy passing on
+/// the fragments before it.
+/// UDP has no end-to-end retry; the Must-show of #5 asks for delivery, so this stays open
+/// there. Senders pace their frames (three hops of frame + ack after an acknowledged frame,
+/// and before a retry), or the fragments collide with their own relaying.
 #[test]
 fn a_1280_byte_datagram_across_four_hops_with_loss() {
     let lora = eu868(7);
@@ -865,6 +870,10 @@ fn a_reed_answers_the_second_parent_request_and_becomes_a_router_for_the_child()
 /// other end's ML-EID, which the sender never heard from: it asks the mesh (Address Query to
 /// ff03::2, flooded by the routers with MPL), holds the datagram, and sends it when the
 /// Address Notification says where the ML-EID lives; the answer comes back the same way.
+/// One seed: over seeds 1-24 it fails in 3 (1, 11, 21). In the one failure looked at (an
+/// unmerged variant), the relay next to the answering node had no route for the Address
+/// Notification at that moment; a query is not asked again (as in OpenThread, the held
+/// datagram is dropped).
 #[test]
 fn udp_to_an_ml_eid_across_a_line_goes_through_address_query() {
     let mut sim = build(3, &line(5, 3000.0), eu868(7));
@@ -926,10 +935,18 @@ fn udp_to_an_ml_eid_across_a_line_goes_through_address_query() {
 
 /// The same line: one UDP datagram to ff03::1 (realm-local all nodes) reaches every node's
 /// socket exactly once: the routers flood it with MPL, and the copies each node hears from
-/// its two neighbours are recognised by their seed and sequence and dropped.
+/// its two neighbours are recognised by their seed and sequence and dropped. Seeds 1-8, each
+/// a separate mesh: a broadcast flood has no acks, so one seed says little (over seeds 1-24
+/// it missed a node in 11 with MPL windows of four frame times, in 1 with eight).
 #[test]
 fn realm_local_multicast_reaches_every_node_once() {
-    let mut sim = build(3, &line(5, 3000.0), eu868(7));
+    for seed in 1..=8 {
+        realm_local_multicast_once(seed);
+    }
+}
+
+fn realm_local_multicast_once(seed: u64) {
+    let mut sim = build(seed, &line(5, 3000.0), eu868(7));
     sim.run_until_cond(3600 * SECOND_US, |s| {
         all_attached(s) && partitions(s).len() == 1
     })
@@ -953,7 +970,7 @@ fn realm_local_multicast_reaches_every_node_once() {
     for &i in &ids {
         let n = sim.node(i).unwrap();
         println!(
-            "{:?} {:04x} {:?} drops {:?} net {:?}",
+            "seed {seed}: {:?} {:04x} {:?} drops {:?} net {:?}",
             n.role(),
             n.rloc16(),
             i,
@@ -964,11 +981,15 @@ fn realm_local_multicast_reaches_every_node_once() {
     for (k, &i) in ids.iter().enumerate() {
         let n = sim.node(i).unwrap();
         let expected = if k == 2 { 0 } else { 1 };
-        assert_eq!(n.socket_pending(sockets[k]), expected, "node {k}");
+        assert_eq!(
+            n.socket_pending(sockets[k]),
+            expected,
+            "seed {seed}, node {k}"
+        );
     }
     let copies: u32 = ids
         .iter()
         .map(|&i| sim.node(i).unwrap().rx_drops().mpl_copies)
         .sum();
-    assert!(copies > 0, "copies were heard and dropped");
+    assert!(copies > 0, "seed {seed}: copies were heard and dropped");
 }
