@@ -823,10 +823,9 @@ impl Node {
             secure: out.secure,
             payload: &out.payload,
         };
-        let _ = match retries {
-            Some(r) => self.mac.enqueue_with_retries(now, &req, r),
-            None => self.mac.enqueue(now, &req),
-        };
+        // MLE: network control, before data (OpenThread's `kPriorityNet`).
+        let retries = retries.unwrap_or(self.mac.config().max_frame_retries);
+        let _ = self.mac.enqueue_priority(now, &req, retries);
     }
 
     fn handle_frame(&mut self, now: Instant, f: &RxFrame) {

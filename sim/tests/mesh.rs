@@ -228,13 +228,11 @@ fn a_1280_byte_datagram_between_neighbours() {
 
 /// A 1280-byte datagram (15 fragments) across four hops (a line of five, each node hearing
 /// only its neighbours), first without loss, then with 10 % frame loss on every link: it is
-/// delivered on the first try at this seed. Not at every seed: over seeds 1-24 one of the two
-/// is lost in 6 (6, 9, 11, 16, 20, 23; an earlier comment here said seeds 1-8 all passed,
-/// which no longer held). In 6, 11, 16 and 23 the sender has no route when it sends the
-/// lossy one (`HostUnreachable`): in seed 6 the first node became a router 25 s before, and
-/// its neighbour's Advertisements said for 20 s that it had no link to it (link quality out
-/// 0), so every route through that neighbour was gone. In 9 the destination's reassembly
-/// timed out; in 20 a fragment of the lossless one used up its four attempts.
+/// delivered on the first try at this seed. Not at every seed: over seeds 1-24 the lossy one
+/// is lost in 4 (9, 11, 23, 24; an earlier comment here said seeds 1-8 all passed, which no
+/// longer held): in 11, 23 and 24 a fragment used up its four attempts at one hop, in 9 the
+/// destination's reassembly timed out. (Before MLE frames went ahead of data in the MAC, 6,
+/// four of them because the sender had no route: `Mac::enqueue_priority`.)
 /// UDP has no end-to-end retry; the Must-show of #5 asks for delivery, so this stays open
 /// there. Senders pace their frames (three hops of frame + ack after an acknowledged frame,
 /// and before a retry), or the fragments collide with their own relaying.
