@@ -229,10 +229,10 @@ fn a_1280_byte_datagram_between_neighbours() {
 /// A 1280-byte datagram (15 fragments) across four hops (a line of five, each node hearing
 /// only its neighbours), first without loss, then with 10 % frame loss on every link: it is
 /// delivered on the first try at this seed. Not at every seed: over seeds 1-24 the lossy one
-/// is lost in 4 (9, 11, 23, 24; an earlier comment here said seeds 1-8 all passed, which no
-/// longer held): in 11, 23 and 24 a fragment used up its four attempts at one hop, in 9 the
-/// destination's reassembly timed out. (Before MLE frames went ahead of data in the MAC, 6,
-/// four of them because the sender had no route: `Mac::enqueue_priority`.)
+/// is lost in 5 (11, 19, 21, 22, 24; an earlier comment here said seeds 1-8 all passed, which
+/// no longer held): in each, frames on the path used up their four attempts (their MAC
+/// `noack` counters), so a fragment never arrived. (Before MLE frames went ahead of data in
+/// the MAC, 6 of 24, four of them because the sender had no route: `Mac::enqueue_priority`.)
 /// UDP has no end-to-end retry; the Must-show of #5 asks for delivery, so this stays open
 /// there. Senders pace their frames (three hops of frame + ack after an acknowledged frame,
 /// and before a retry), or the fragments collide with their own relaying.
@@ -878,8 +878,8 @@ fn a_reed_answers_the_second_parent_request_and_becomes_a_router_for_the_child()
 /// other end's ML-EID, which the sender never heard from: it asks the mesh (Address Query to
 /// ff03::2, flooded by the routers with MPL), holds the datagram, and sends it when the
 /// Address Notification says where the ML-EID lives; the answer comes back the same way.
-/// One seed: over seeds 1-24 it fails in 3 (1, 11, 21). In the one failure looked at (an
-/// unmerged variant), the relay next to the answering node had no route for the Address
+/// One seed: over seeds 1-24 it fails in 2 (13, 17). In the one failure looked at (seed 13,
+/// an earlier version), the relay next to the answering node had no route for the Address
 /// Notification at that moment; a query is not asked again (as in OpenThread, the held
 /// datagram is dropped).
 #[test]

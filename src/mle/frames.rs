@@ -146,6 +146,10 @@ pub fn build(
             m = MleRepr::advertisement(source, need_leader()?, route64)?;
             dst = None;
         }
+        MleCommand::ReedAdvertisement => {
+            m = MleRepr::reed_advertisement(source, need_leader()?)?;
+            dst = None;
+        }
         MleCommand::DataResponse | MleCommand::DataResponseTo { .. } => {
             m = MleRepr::new(Command::DataResponse)
                 .with(MleTlv::SourceAddress(source))?

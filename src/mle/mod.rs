@@ -392,6 +392,9 @@ pub enum MleCommand {
     },
     /// Advertisement to ff02::1 with our Leader Data and Route64.
     Advertisement,
+    /// A REED's Advertisement to ff02::1: Source Address and Leader Data only (Thread's
+    /// REED_ADVERTISEMENT_INTERVAL; see [`Timing::reed_advertisement_interval`]).
+    ReedAdvertisement,
     /// Data Response to ff02::1 announcing the leader's network data (after forming).
     DataResponse,
     /// Data Response to one node, answering its Data Request.
@@ -477,6 +480,7 @@ pub struct MleCounters {
     pub parent_changes: u32,
     pub parent_requests_sent: u32,
     pub advertisements_sent: u32,
+    pub reed_advertisements_sent: u32,
     /// Address Solicits sent, and the leader's answers: a router id, or a refusal.
     pub address_solicits_sent: u32,
     pub address_solicits_granted: u32,
@@ -577,6 +581,8 @@ pub struct Mle {
     /// each with us when two routers ask each other at once).
     pending_link_requests: Vec<(ExtAddress, PendingLinkRequest), MAX_PENDING_LINKS>,
     router_selection_at: Option<Instant>,
+    /// REED: the next REED Advertisement ([`Timing::reed_advertisement_interval`]).
+    reed_advertisement_at: Option<Instant>,
     address_solicit_pending: Option<(u16, Instant)>,
     next_message_id: u16,
     data_response_due: bool,
@@ -624,6 +630,7 @@ impl Mle {
             router_id_lost: false,
             pending_link_requests: Vec::new(),
             router_selection_at: None,
+            reed_advertisement_at: None,
             address_solicit_pending: None,
             next_message_id: 0,
             data_response_due: false,
@@ -699,6 +706,9 @@ impl Mle {
         } else if eligible && self.role == Role::Child && self.router_selection_at.is_none() {
             self.schedule_router_selection(now, rng);
         }
+        if eligible && self.role == Role::Child && self.reed_advertisement_at.is_none() {
+            self.schedule_first_reed_advertisement(now, rng);
+        }
     }
     pub fn router_upgrade_threshold(&self) -> u8 {
         self.router_upgrade_threshold
@@ -739,6 +749,10 @@ impl Mle {
             return;
         }
         self.role = role;
+        if role != Role::Child {
+            // Only REEDs send REED Advertisements.
+            self.reed_advertisement_at = None;
+        }
         let c = &mut self.counters;
         match role {
             Role::Disabled => c.role_disabled += 1,
@@ -775,6 +789,7 @@ impl Mle {
         self.router_id_lost = false;
         self.pending_link_requests.clear();
         self.router_selection_at = None;
+        self.reed_advertisement_at = None;
         self.bridging = false;
         self.child_update_at = None;
         self.child_update_unanswered = 0;
@@ -838,6 +853,7 @@ impl Mle {
         consider(self.address_solicit_pending.map(|(_, t)| t));
         if self.role == Role::Child {
             consider(self.child_update_at);
+            consider(self.reed_advertisement_at);
         }
         if self.role == Role::Leader {
             consider(Some(
@@ -1053,6 +1069,42 @@ impl Mle {
             self.counters.advertisements_sent += 1;
             send(MleCommand::Advertisement);
         }
+        self.poll_reed_advertisement(now, rng, send);
+    }
+
+    /// A REED advertises as OpenThread's does: once when its router role transition
+    /// timeout (the router selection jitter) ends after attaching, then on a plain timer of
+    /// [`Timing::reed_advertisement_interval`] plus up to 60 s. Not while attaching elsewhere
+    /// or asking for a router id (OpenThread's `SendAdvertisement` suppresses those: a
+    /// candidate parent or our children would misread it).
+    fn poll_reed_advertisement(
+        &mut self,
+        now: Instant,
+        rng: &mut Rng,
+        send: &mut dyn FnMut(MleCommand),
+    ) {
+        let Some(at) = self.reed_advertisement_at else {
+            return;
+        };
+        if now < at {
+            return;
+        }
+        if self.role != Role::Child || !self.router_eligible {
+            self.reed_advertisement_at = None;
+            return;
+        }
+        let min = self.timing.reed_advertisement_interval.millis() as u32;
+        self.reed_advertisement_at =
+            Some(now + Duration::from_millis(rng.range_u32(min, min + 60_000) as u64));
+        if self.attach == Attach::Idle && self.address_solicit_pending.is_none() {
+            self.counters.reed_advertisements_sent += 1;
+            send(MleCommand::ReedAdvertisement);
+        }
+    }
+
+    fn schedule_first_reed_advertisement(&mut self, now: Instant, rng: &mut Rng) {
+        let j = rng.range_u32(1000, self.router_selection_jitter.millis().max(1001) as u32);
+        self.reed_advertisement_at = Some(now + Duration::from_millis(j as u64));
     }
 
     /// The leader frees the ids of routers it has had no route to for
@@ -1502,8 +1554,22 @@ impl Mle {
             return;
         }
         let m = rx.message;
-        if let (Some(target), Some(ld)) = (self.better_partition, m.leader_data()) {
-            if ld.partition_id != target {
+        if let (Some(target), Some(ld), Some(ours)) =
+            (self.better_partition, m.leader_data(), self.leader_data)
+        {
+            // OpenThread's `HandleParentResponse` for a better-partition attach: the answer's
+            // partition must beat ours, its size read from the Connectivity TLV.
+            let theirs: LeaderData = ld.into();
+            let wins = m.connectivity().is_some_and(|c| {
+                compare_partitions(
+                    &theirs,
+                    c.active_routers as usize,
+                    &ours,
+                    self.routers.len(),
+                    self.timing.larger_partition_wins,
+                ) == core::cmp::Ordering::Greater
+            });
+            if theirs.partition_id != target || !wins {
                 return;
             }
         }
@@ -1700,6 +1766,9 @@ impl Mle {
         // A full Thread device asks for a router id when the partition has few routers.
         if self.router_eligible && self.active_routers() < self.router_upgrade_threshold {
             self.schedule_router_selection(now, rng);
+        }
+        if self.router_eligible {
+            self.schedule_first_reed_advertisement(now, rng);
         }
     }
 
@@ -2000,7 +2069,11 @@ impl Mle {
             return;
         };
         let ld: LeaderData = ld.into();
-        if child_id_of(source.0) != 0 {
+        // A REED's Advertisement (from a child RLOC16, without Route64) tells only its
+        // partition: OpenThread weighs it against ours and otherwise drops it.
+        let from_reed = child_id_of(source.0) != 0;
+        if from_reed && m.route64().is_some() {
+            self.counters.rx_dropped += 1;
             return;
         }
         if matches!(self.attach, Attach::LeaderBackoff { .. }) {
@@ -2023,33 +2096,31 @@ impl Mle {
             // A better partition: routers, leaders and REEDs (our children are all full
             // Thread devices) try to attach to it while staying where they are (OpenThread
             // 1.1's "better partition" attach); a child whose parent moved follows it above.
-            let better = compare_partitions(
-                &ld,
-                m.route64().map(|r| r.router_mask.len()).unwrap_or(1),
-                &ours,
-                self.routers.len(),
-                self.timing.larger_partition_wins,
-            ) == core::cmp::Ordering::Greater;
-            let router_heard = m.route64().is_some();
-            if better
-                && matches!(self.role, Role::Child | Role::Router | Role::Leader)
+            //
+            // A REED's Advertisement says nothing of its partition's size: OpenThread takes
+            // it for no singleton. Where the larger partition wins (LoRa), it decides only by
+            // weighting; else a REED that hears it bridges below, and the two partitions
+            // then compare through Route64 as usual.
+            let their_routers = match m.route64() {
+                Some(r) => r.router_mask.len(),
+                None => 2,
+            };
+            let decided =
+                !(from_reed && self.timing.larger_partition_wins && ld.weighting == ours.weighting);
+            let better = decided
+                && compare_partitions(
+                    &ld,
+                    their_routers,
+                    &ours,
+                    self.routers.len(),
+                    self.timing.larger_partition_wins,
+                ) == core::cmp::Ordering::Greater;
+            let may_attach = matches!(self.role, Role::Child | Role::Router | Role::Leader)
                 && matches!(self.attach, Attach::Idle)
-                && now >= self.better_partition_holdoff
-            {
-                self.counters.better_partition_attach_attempts += 1;
-                // Every attempt makes every router in range answer: on LoRa that airtime comes
-                // out of their duty cycle, so attempts are minutes apart.
-                let holdoff = self.timing.trickle_imax.millis() as u32;
-                self.better_partition_holdoff =
-                    now + Duration::from_millis(rng.range_u32(2 * holdoff, 4 * holdoff) as u64);
-                self.better_partition = Some(ld.partition_id);
-                // After the attach start jitter, as OpenThread's `Attach` for every mode:
-                // every router in range of this Advertisement heard it at the same instant,
-                // and their Parent Requests sent at once collided at the advertiser (random
-                // 50, seed 9: three at the same microsecond, twice per attempt, for an hour).
-                self.begin_attach(now, rng);
+                && now >= self.better_partition_holdoff;
+            if better && may_attach {
+                self.attach_to_better_partition(now, rng, ld.partition_id);
             } else if !better
-                && router_heard
                 && self.timing.bridge_partitions
                 && self.router_eligible
                 && self.role == Role::Child
@@ -2060,14 +2131,18 @@ impl Mle {
                 && self.bridge_wait_over(now, rng)
             {
                 self.bridge_pending = None;
-                // A router of a worse partition that cannot hear ours: become a router, so
-                // that our Advertisements draw it (and then its partition) over.
+                // A router of a worse partition that cannot hear ours, or a REED of another:
+                // become a router, so that our Advertisements draw it (and then its
+                // partition) over, or theirs draw us.
                 let holdoff = self.timing.trickle_imax.millis() as u32;
                 self.bridge_holdoff =
                     now + Duration::from_millis(rng.range_u32(2 * holdoff, 4 * holdoff) as u64);
                 self.bridging = true;
                 self.schedule_router_selection(now, rng);
             }
+            return;
+        }
+        if from_reed {
             return;
         }
         let id = router_id_of(source.0);
@@ -2172,6 +2247,23 @@ impl Mle {
         if self.route64().0 != mask_before {
             self.reset_advertisements(now, rng);
         }
+    }
+
+    /// OpenThread's "better partition" attach: Parent Requests while staying where we are;
+    /// only answers from `partition_id` that beat ours count (`handle_parent_response`).
+    fn attach_to_better_partition(&mut self, now: Instant, rng: &mut Rng, partition_id: u32) {
+        self.counters.better_partition_attach_attempts += 1;
+        // Every attempt makes every router in range answer: on LoRa that airtime comes out of
+        // their duty cycle, so attempts are minutes apart.
+        let holdoff = self.timing.trickle_imax.millis() as u32;
+        self.better_partition_holdoff =
+            now + Duration::from_millis(rng.range_u32(2 * holdoff, 4 * holdoff) as u64);
+        self.better_partition = Some(partition_id);
+        // After the attach start jitter, as OpenThread's `Attach` for every mode: every
+        // router in range of this Advertisement heard it at the same instant, and their
+        // Parent Requests sent at once collided at the advertiser (random 50, seed 9: three
+        // at the same microsecond, twice per attempt, for an hour).
+        self.begin_attach(now, rng);
     }
 
     /// Applies router `id`'s Route64: its router id mask (when its sequence is newer) and the
@@ -2415,6 +2507,7 @@ fn is_better_parent(a: &ParentCandidate, b: &ParentCandidate) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::mle::MleTlv;
     use std::vec::Vec as StdVec;
 
     fn run_until(mle: &mut Mle, rng: &mut Rng, until: Instant) -> StdVec<(Instant, MleCommand)> {
@@ -2770,6 +2863,37 @@ mod tests {
         sent
     }
 
+    /// A REED Advertisement (Source Address and Leader Data only) from child 1 of router 9 in
+    /// `partition_id`: fed to `mle`.
+    fn hear_reed_of_partition(
+        mle: &mut Mle,
+        rng: &mut Rng,
+        now: Instant,
+        partition_id: u32,
+    ) -> StdVec<MleCommand> {
+        let message = MleRepr::reed_advertisement(
+            ShortAddress(router_rloc16(9) | 1),
+            crate::wire::mle::LeaderData {
+                partition_id,
+                weighting: LEADER_WEIGHT,
+                data_version: 0,
+                stable_data_version: 0,
+                leader_router_id: 9,
+            },
+        )
+        .unwrap();
+        let rx = Received {
+            sender: ExtAddress::from_u64(0x98),
+            message: &message,
+            link_margin: 10,
+            rssi: -100,
+            frame_counter: 0,
+        };
+        let mut sent = StdVec::new();
+        mle.handle(now, rng, &rx, &mut |c| sent.push(c));
+        sent
+    }
+
     fn solicits(sent: &[(Instant, MleCommand)]) -> usize {
         sent.iter()
             .filter(|(_, c)| matches!(c, MleCommand::AddressSolicit { .. }))
@@ -2806,6 +2930,156 @@ mod tests {
         assert_eq!(mle.role, Role::Child);
         let after = late + mle.timing.router_selection_jitter + Duration::from_millis(1);
         assert_eq!(solicits(&run_until(&mut mle, &mut rng, after)), 1);
+    }
+
+    #[test]
+    fn a_reed_advertises_after_the_selection_jitter_and_then_every_570_to_630_s() {
+        let mut timing = Timing::thread();
+        timing.network_id_timeout = Duration::from_secs(100_000); // no leader fed here
+        let mut mle = member_of_partition(timing, Role::Child, router_rloc16(2) | 1, &[2, 3, 4]);
+        let mut rng = Rng::new(3);
+        let t0 = Instant::from_millis(1000);
+        mle.schedule_first_reed_advertisement(t0, &mut rng);
+        let sent = run_until(&mut mle, &mut rng, t0 + Duration::from_secs(3600));
+        let times: StdVec<u64> = sent
+            .iter()
+            .filter(|(_, c)| *c == MleCommand::ReedAdvertisement)
+            .map(|(t, _)| t.millis())
+            .collect();
+        assert!(!sent.iter().any(|(_, c)| *c == MleCommand::Advertisement));
+        assert!(times.len() >= 5, "{times:?}");
+        let first = times[0] - t0.millis();
+        assert!((1000..=120_000).contains(&first), "first after {first} ms");
+        for w in times.windows(2) {
+            assert!((570_000..=630_000).contains(&(w[1] - w[0])), "{times:?}");
+        }
+        // A router sends Route64 Advertisements instead: the REED timer stops.
+        mle.set_role(Role::Router);
+        let later = times[times.len() - 1];
+        let sent = run_until(&mut mle, &mut rng, Instant::from_millis(later + 700_000));
+        assert!(!sent
+            .iter()
+            .any(|(_, c)| *c == MleCommand::ReedAdvertisement));
+        assert_eq!(mle.reed_advertisement_at, None);
+    }
+
+    #[test]
+    fn a_reed_advertisement_frame_carries_source_address_and_leader_data_only() {
+        let m = MleRepr::reed_advertisement(
+            ShortAddress(0x0401),
+            crate::wire::mle::LeaderData {
+                partition_id: 1,
+                weighting: LEADER_WEIGHT,
+                data_version: 0,
+                stable_data_version: 0,
+                leader_router_id: 1,
+            },
+        )
+        .unwrap();
+        assert_eq!(m.command, Command::Advertisement);
+        assert_eq!(m.source_address(), Some(ShortAddress(0x0401)));
+        assert!(m.leader_data().is_some());
+        assert!(m.route64().is_none());
+        assert_eq!(m.tlvs.len(), 2);
+    }
+
+    #[test]
+    fn a_router_attaches_to_a_better_partition_heard_from_a_reed_on_thread_timing() {
+        // OpenThread weighs a REED's Advertisement (no Route64: no singleton) against its own
+        // partition: weights equal, the higher partition id wins.
+        let timing = Timing::thread();
+        let t0 = Instant::from_millis(1000);
+        let mut mle = member_of_partition(timing, Role::Router, router_rloc16(3), &[2, 3]);
+        let mut rng = Rng::new(5);
+        hear_reed_of_partition(&mut mle, &mut rng, t0, 0x0800);
+        assert_eq!(mle.counters.better_partition_attach_attempts, 0, "lower id");
+        hear_reed_of_partition(&mut mle, &mut rng, t0, 0x2000);
+        assert_eq!(mle.counters.better_partition_attach_attempts, 1);
+        let sent = run_until(&mut mle, &mut rng, t0 + timing.attach_start_jitter);
+        assert!(sent
+            .iter()
+            .any(|(_, c)| matches!(c, MleCommand::ParentRequest { .. })));
+        // Heard from a REED of our own partition: nothing.
+        let mut mle = member_of_partition(timing, Role::Router, router_rloc16(3), &[2, 3]);
+        assert!(hear_reed_of_partition(&mut mle, &mut rng, t0, 0x1000).is_empty());
+        assert_eq!(mle.counters.better_partition_attach_attempts, 0);
+    }
+
+    #[test]
+    fn on_lora_a_reed_that_hears_another_partitions_reed_bridges_after_the_wait() {
+        // Where the larger partition wins, a REED's Advertisement cannot tell which one is
+        // larger: no attach on it; a REED that keeps hearing it becomes a router, so that the
+        // two partitions meet through Route64.
+        let (mut mle, mut rng) = reed_of_three_routers();
+        mle.router_upgrade_threshold = 3;
+        let wait = mle.timing.bridge_wait;
+        let t0 = Instant::from_millis(1000);
+        let mut t = t0;
+        while t <= t0 + wait + wait {
+            mle.leader_last_heard = t;
+            mle.child_update_unanswered = 0;
+            hear_reed_of_partition(&mut mle, &mut rng, t, 0x2000);
+            t = t + mle.timing.trickle_imax;
+        }
+        assert_eq!(mle.counters.better_partition_attach_attempts, 0);
+        let after = t + mle.timing.router_selection_jitter;
+        assert_eq!(solicits(&run_until(&mut mle, &mut rng, after)), 1);
+    }
+
+    #[test]
+    fn a_better_partition_attach_takes_only_parent_responses_of_a_partition_that_wins() {
+        // OpenThread's `HandleParentResponse` in a better-partition attach: the answer's
+        // partition, sized by its Connectivity TLV, must beat ours.
+        let timing = Timing::lora(Duration::from_millis(210));
+        let t0 = Instant::from_millis(1000);
+        // Two routers each: the higher partition id wins.
+        let mut mle = member_of_partition(timing, Role::Router, router_rloc16(3), &[2, 3]);
+        let mut rng = Rng::new(9);
+        hear_partition(&mut mle, &mut rng, t0, 0x2000);
+        assert_eq!(mle.counters.better_partition_attach_attempts, 1);
+        let sent = run_until(&mut mle, &mut rng, t0 + timing.attach_start_jitter);
+        let challenge = sent
+            .iter()
+            .find_map(|(_, c)| match c {
+                MleCommand::ParentRequest { challenge, .. } => Some(*challenge),
+                _ => None,
+            })
+            .expect("a Parent Request");
+        let answer = |mle: &mut Mle, rng: &mut Rng, active_routers: u8| {
+            let message = MleRepr::new(Command::ParentResponse)
+                .with(MleTlv::SourceAddress(ShortAddress(router_rloc16(9))))
+                .unwrap()
+                .with(MleTlv::LeaderData(crate::wire::mle::LeaderData {
+                    partition_id: 0x2000,
+                    weighting: LEADER_WEIGHT,
+                    data_version: 0,
+                    stable_data_version: 0,
+                    leader_router_id: 9,
+                }))
+                .unwrap()
+                .with(MleTlv::Response(&challenge))
+                .unwrap()
+                .with(MleTlv::Challenge(&[7; 8]))
+                .unwrap()
+                .with(MleTlv::Connectivity(crate::wire::mle::Connectivity {
+                    active_routers,
+                    ..Default::default()
+                }))
+                .unwrap();
+            let rx = Received {
+                sender: ExtAddress::from_u64(0x99),
+                message: &message,
+                link_margin: 20,
+                rssi: -90,
+                frame_counter: 0,
+            };
+            mle.handle(t0 + timing.attach_start_jitter, rng, &rx, &mut |_| {});
+        };
+        // Their partition has shrunk to one router since that Advertisement: a singleton loses.
+        answer(&mut mle, &mut rng, 1);
+        assert!(mle.candidate.is_none());
+        answer(&mut mle, &mut rng, 3);
+        assert!(mle.candidate.is_some());
     }
 
     #[test]

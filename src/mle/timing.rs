@@ -140,6 +140,13 @@ pub struct Timing {
     /// The physical layer the MAC's timing follows ([`crate::mac::Phy`]): Thread's profile is
     /// for 802.15.4 (OpenThread's radios and simulation medium), the LoRa profile for LoRa.
     pub phy: crate::mac::Phy,
+    /// A REED advertises (Source Address and Leader Data, no Route64) once after its router
+    /// selection jitter and then every this to this + 60 s (Thread's
+    /// REED_ADVERTISEMENT_INTERVAL and _JITTER, 570 s and 60 s; OpenThread's
+    /// `kReedAdvIntervalMin/Max`). It is how a partition hears another that it touches only
+    /// through children. Not scaled on LoRa: a REED Advertisement is about 0.1 s of airtime
+    /// at SF7, 0.02 % of a REED's hour, and a longer interval would slow those merges.
+    pub reed_advertisement_interval: Duration,
 }
 
 impl Timing {
@@ -174,6 +181,7 @@ impl Timing {
             max_routers: 32,
             leader_router_timeout: Some(Duration::from_secs(90)),
             router_id_reuse_delay: Duration::from_secs(100),
+            reed_advertisement_interval: Duration::from_secs(570),
         }
     }
 
@@ -287,6 +295,7 @@ impl Timing {
             router_id_reuse_delay: Duration::from_millis(
                 t.router_id_reuse_delay.millis() * imax / thread_imax,
             ),
+            reed_advertisement_interval: t.reed_advertisement_interval,
         }
     }
 }

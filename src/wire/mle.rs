@@ -1055,6 +1055,14 @@ impl<'a> MleRepr<'a> {
             .with(MleTlv::LeaderData(leader_data))?
             .with(MleTlv::Route64(route64))
     }
+
+    /// A REED's Advertisement (OpenThread's `SendAdvertisement` as a child): Source Address
+    /// and Leader Data, no Route64.
+    pub fn reed_advertisement(source: ShortAddress, leader_data: LeaderData) -> Result<Self> {
+        MleRepr::new(Command::Advertisement)
+            .with(MleTlv::SourceAddress(source))?
+            .with(MleTlv::LeaderData(leader_data))
+    }
 }
 
 #[cfg(test)]
