@@ -2835,15 +2835,11 @@ mod tests {
             .push(crate::wire::mle::MleTlv::SourceAddress(ShortAddress(
                 router_rloc16(9),
             )));
-        let _ = message.tlvs.push(crate::wire::mle::MleTlv::LeaderData(
-            crate::wire::mle::LeaderData {
+        let _ = message
+            .tlvs
+            .push(crate::wire::mle::MleTlv::LeaderData(led_by_router_9(
                 partition_id,
-                weighting: LEADER_WEIGHT,
-                data_version: 0,
-                stable_data_version: 0,
-                leader_router_id: 9,
-            },
-        ));
+            )));
         let _ = message
             .tlvs
             .push(crate::wire::mle::MleTlv::Route64(Route64 {
@@ -2851,9 +2847,31 @@ mod tests {
                 router_mask: mask,
                 route_data: &data,
             }));
+        feed(mle, rng, now, 0x99, &message)
+    }
+
+    /// Leader Data of `partition_id`, led by router 9, default weight.
+    fn led_by_router_9(partition_id: u32) -> crate::wire::mle::LeaderData {
+        crate::wire::mle::LeaderData {
+            partition_id,
+            weighting: LEADER_WEIGHT,
+            data_version: 0,
+            stable_data_version: 0,
+            leader_router_id: 9,
+        }
+    }
+
+    /// `message` from `sender` (link margin 10 dB) fed to `mle`: what it sent in answer.
+    fn feed(
+        mle: &mut Mle,
+        rng: &mut Rng,
+        now: Instant,
+        sender: u64,
+        message: &MleRepr<'_>,
+    ) -> StdVec<MleCommand> {
         let rx = Received {
-            sender: ExtAddress::from_u64(0x99),
-            message: &message,
+            sender: ExtAddress::from_u64(sender),
+            message,
             link_margin: 10,
             rssi: -100,
             frame_counter: 0,
@@ -2873,25 +2891,33 @@ mod tests {
     ) -> StdVec<MleCommand> {
         let message = MleRepr::reed_advertisement(
             ShortAddress(router_rloc16(9) | 1),
-            crate::wire::mle::LeaderData {
-                partition_id,
-                weighting: LEADER_WEIGHT,
-                data_version: 0,
-                stable_data_version: 0,
-                leader_router_id: 9,
-            },
+            led_by_router_9(partition_id),
         )
         .unwrap();
-        let rx = Received {
-            sender: ExtAddress::from_u64(0x98),
-            message: &message,
-            link_margin: 10,
-            rssi: -100,
-            frame_counter: 0,
-        };
-        let mut sent = StdVec::new();
-        mle.handle(now, rng, &rx, &mut |c| sent.push(c));
-        sent
+        feed(mle, rng, now, 0x98, &message)
+    }
+
+    /// A REED of a partition with enough routers (only bridging makes it one), its parent kept
+    /// alive, calls `hear` (with a count) every Imax for twice the bridge wait; returns when
+    /// it stopped.
+    fn hear_every_imax_for_twice_the_bridge_wait(
+        mle: &mut Mle,
+        rng: &mut Rng,
+        mut hear: impl FnMut(&mut Mle, &mut Rng, Instant, u32),
+    ) -> Instant {
+        mle.router_upgrade_threshold = 3;
+        let wait = mle.timing.bridge_wait;
+        let t0 = Instant::from_millis(1000);
+        let mut t = t0;
+        let mut k = 0;
+        while t <= t0 + wait + wait {
+            mle.leader_last_heard = t;
+            mle.child_update_unanswered = 0;
+            hear(mle, rng, t, k);
+            k += 1;
+            t = t + mle.timing.trickle_imax;
+        }
+        t
     }
 
     fn solicits(sent: &[(Instant, MleCommand)]) -> usize {
@@ -3011,16 +3037,9 @@ mod tests {
         // larger: no attach on it; a REED that keeps hearing it becomes a router, so that the
         // two partitions meet through Route64.
         let (mut mle, mut rng) = reed_of_three_routers();
-        mle.router_upgrade_threshold = 3;
-        let wait = mle.timing.bridge_wait;
-        let t0 = Instant::from_millis(1000);
-        let mut t = t0;
-        while t <= t0 + wait + wait {
-            mle.leader_last_heard = t;
-            mle.child_update_unanswered = 0;
-            hear_reed_of_partition(&mut mle, &mut rng, t, 0x2000);
-            t = t + mle.timing.trickle_imax;
-        }
+        let t = hear_every_imax_for_twice_the_bridge_wait(&mut mle, &mut rng, |mle, rng, t, _| {
+            hear_reed_of_partition(mle, rng, t, 0x2000);
+        });
         assert_eq!(mle.counters.better_partition_attach_attempts, 0);
         let after = t + mle.timing.router_selection_jitter;
         assert_eq!(solicits(&run_until(&mut mle, &mut rng, after)), 1);
@@ -3049,13 +3068,7 @@ mod tests {
             let message = MleRepr::new(Command::ParentResponse)
                 .with(MleTlv::SourceAddress(ShortAddress(router_rloc16(9))))
                 .unwrap()
-                .with(MleTlv::LeaderData(crate::wire::mle::LeaderData {
-                    partition_id: 0x2000,
-                    weighting: LEADER_WEIGHT,
-                    data_version: 0,
-                    stable_data_version: 0,
-                    leader_router_id: 9,
-                }))
+                .with(MleTlv::LeaderData(led_by_router_9(0x2000)))
                 .unwrap()
                 .with(MleTlv::Response(&challenge))
                 .unwrap()
@@ -3085,19 +3098,10 @@ mod tests {
     #[test]
     fn a_reed_between_two_worse_partitions_bridges_too() {
         let (mut mle, mut rng) = reed_of_three_routers();
-        mle.router_upgrade_threshold = 3;
-        let wait = mle.timing.bridge_wait;
-        let t0 = Instant::from_millis(1000);
-        let mut t = t0;
-        let mut k = 0;
         // Two small partitions, heard in turn every Imax.
-        while t <= t0 + wait + wait {
-            mle.leader_last_heard = t;
-            mle.child_update_unanswered = 0;
-            hear_partition(&mut mle, &mut rng, t, 0x2000 + (k % 2));
-            k += 1;
-            t = t + mle.timing.trickle_imax;
-        }
+        let t = hear_every_imax_for_twice_the_bridge_wait(&mut mle, &mut rng, |mle, rng, t, k| {
+            hear_partition(mle, rng, t, 0x2000 + (k % 2));
+        });
         let after = t + mle.timing.router_selection_jitter;
         assert_eq!(mle.role, Role::Child);
         assert_eq!(solicits(&run_until(&mut mle, &mut rng, after)), 1);
