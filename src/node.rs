@@ -650,7 +650,7 @@ impl Node {
                     }
                     _ => None,
                 };
-                self.enqueue(now, &out, retries)
+                self.enqueue_mle(now, &out, retries)
             }
             Ok(frames::Built::Datagram(d)) => {
                 let _ = self.send_ip(now, &d);
@@ -815,7 +815,7 @@ impl Node {
         Ok(())
     }
 
-    fn enqueue(&mut self, now: Instant, out: &Outgoing, retries: Option<u8>) {
+    fn enqueue_mle(&mut self, now: Instant, out: &Outgoing, retries: Option<u8>) {
         self.mac.set_short_address(self.mle.rloc16());
         let req = TxRequest {
             dst: out.dst,

@@ -514,9 +514,9 @@ impl Mac {
     /// 20 s that it had no link to it, so every route through that neighbour was gone and the
     /// next datagram could not be sent, most likely because the new router's Link Accept
     /// waited behind the fragments. With MLE first, 4 of seeds 1-24 lost a datagram instead
-    /// of 6 (when this came in), and none of them for want of a route. (OpenThread gives TMF the same priority;
-    /// here TMF first too measured worse: random 50 converged in 72 of 128 seeds of `make
-    /// bench-seeds` instead of 78, so TMF stays with the data.)
+    /// of 6 (when this came in), and none of them for want of a route. OpenThread gives TMF
+    /// the same priority; here TMF first too measured worse (random 50 converged in 72 of 128
+    /// seeds of `make bench-seeds` instead of 78), so TMF stays with the data.
     pub fn enqueue_priority(
         &mut self,
         now: Instant,

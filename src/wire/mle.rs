@@ -1050,10 +1050,7 @@ impl<'a> MleRepr<'a> {
         leader_data: LeaderData,
         route64: Route64<'a>,
     ) -> Result<Self> {
-        MleRepr::new(Command::Advertisement)
-            .with(MleTlv::SourceAddress(source))?
-            .with(MleTlv::LeaderData(leader_data))?
-            .with(MleTlv::Route64(route64))
+        Self::reed_advertisement(source, leader_data)?.with(MleTlv::Route64(route64))
     }
 
     /// A REED's Advertisement (OpenThread's `SendAdvertisement` as a child): Source Address
