@@ -1089,7 +1089,9 @@ impl Mle {
         if now < at {
             return;
         }
-        if self.role != Role::Child || !self.router_eligible {
+        // Leaving the child role clears the timer (`set_role`); losing router eligibility
+        // does here.
+        if !self.router_eligible {
             self.reed_advertisement_at = None;
             return;
         }
@@ -1560,15 +1562,9 @@ impl Mle {
             // OpenThread's `HandleParentResponse` for a better-partition attach: the answer's
             // partition must beat ours, its size read from the Connectivity TLV.
             let theirs: LeaderData = ld.into();
-            let wins = m.connectivity().is_some_and(|c| {
-                compare_partitions(
-                    &theirs,
-                    c.active_routers as usize,
-                    &ours,
-                    self.routers.len(),
-                    self.timing.larger_partition_wins,
-                ) == core::cmp::Ordering::Greater
-            });
+            let wins = m
+                .connectivity()
+                .is_some_and(|c| self.beats_ours(&theirs, c.active_routers as usize, &ours));
             if theirs.partition_id != target || !wins {
                 return;
             }
@@ -2107,14 +2103,7 @@ impl Mle {
             };
             let decided =
                 !(from_reed && self.timing.larger_partition_wins && ld.weighting == ours.weighting);
-            let better = decided
-                && compare_partitions(
-                    &ld,
-                    their_routers,
-                    &ours,
-                    self.routers.len(),
-                    self.timing.larger_partition_wins,
-                ) == core::cmp::Ordering::Greater;
+            let better = decided && self.beats_ours(&ld, their_routers, &ours);
             let may_attach = matches!(self.role, Role::Child | Role::Router | Role::Leader)
                 && matches!(self.attach, Attach::Idle)
                 && now >= self.better_partition_holdoff;
@@ -2247,6 +2236,18 @@ impl Mle {
         if self.route64().0 != mask_before {
             self.reset_advertisements(now, rng);
         }
+    }
+
+    /// Whether partition `theirs`, of `their_routers` routers, wins a merge with ours
+    /// ([`compare_partitions`] under this profile's rule).
+    fn beats_ours(&self, theirs: &LeaderData, their_routers: usize, ours: &LeaderData) -> bool {
+        compare_partitions(
+            theirs,
+            their_routers,
+            ours,
+            self.routers.len(),
+            self.timing.larger_partition_wins,
+        ) == core::cmp::Ordering::Greater
     }
 
     /// OpenThread's "better partition" attach: Parent Requests while staying where we are;
