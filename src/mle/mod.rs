@@ -2149,10 +2149,17 @@ impl Mle {
             let decided =
                 !(from_reed && self.timing.larger_partition_wins && ld.weighting == ours.weighting);
             let better = decided && self.beats_ours(&ld, their_routers, &ours);
+            // Undecided, but the REED was a router of ours: it moved, so its partition beat
+            // ours by its Route64 (or it lost ours). Ask that partition's routers; their
+            // Connectivity decides (`handle_parent_response`). A moved router stays a REED
+            // there; without this, the routers behind it learnt of the other partition only
+            // when it bridged, one bridge wait (13-27 min at SF7) per hop of the merge.
+            let moved_from_ours =
+                !decided && self.routers.iter().any(|r| r.ext_addr == Some(rx.sender));
             let may_attach = matches!(self.role, Role::Child | Role::Router | Role::Leader)
                 && matches!(self.attach, Attach::Idle)
                 && now >= self.better_partition_holdoff;
-            if better && may_attach {
+            if (better || moved_from_ours) && may_attach {
                 self.attach_to_better_partition(now, rng, ld.partition_id);
             } else if !better
                 && self.timing.bridge_partitions
@@ -3212,6 +3219,35 @@ mod tests {
         assert!(mle.candidate.is_none());
         answer_parent_request(&mut mle, &mut rng, at, &challenge, 0x2000, c);
         assert!(mle.candidate.is_some());
+    }
+
+    #[test]
+    fn on_lora_a_router_asks_the_partition_that_one_of_its_routers_moved_to() {
+        // A REED's Advertisement does not tell a partition's size, so on LoRa it decides
+        // nothing; but when the REED was one of our routers, it left us for a partition that
+        // beat ours: ask that partition (its Parent Responses' Connectivity decides).
+        let timing = Timing::lora(Duration::from_millis(210));
+        let t0 = Instant::from_millis(1000);
+        let mut rng = Rng::new(6);
+        let mut mle = member_of_partition(timing, Role::Router, router_rloc16(3), &[2, 3, 4]);
+        hear_reed_of_partition(&mut mle, &mut rng, t0, 0x2000);
+        assert_eq!(
+            mle.counters.better_partition_attach_attempts, 0,
+            "a stranger"
+        );
+        // hear_reed_of_partition's sender was router 4 of ours.
+        mle.routers[2].ext_addr = Some(ExtAddress::from_u64(0x98));
+        hear_reed_of_partition(&mut mle, &mut rng, t0, 0x2000);
+        assert_eq!(mle.counters.better_partition_attach_attempts, 1);
+        assert_eq!(
+            mle.role,
+            Role::Router,
+            "we stay until a parent of theirs answers"
+        );
+        let sent = run_until(&mut mle, &mut rng, t0 + timing.attach_start_jitter);
+        assert!(sent
+            .iter()
+            .any(|(_, c)| matches!(c, MleCommand::ParentRequest { .. })));
     }
 
     #[test]
