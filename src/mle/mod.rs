@@ -2153,7 +2153,7 @@ impl Mle {
             // ours by its Route64 (or it lost ours). Ask that partition's routers; their
             // Connectivity decides (`handle_parent_response`). A moved router stays a REED
             // there; without this, the routers behind it learnt of the other partition only
-            // when it bridged, one bridge wait (13-27 min at SF7) per hop of the merge.
+            // when it bridged, one bridge wait (then 13-27 min at SF7) per hop of the merge.
             let moved_from_ours =
                 !decided && self.routers.iter().any(|r| r.ext_addr == Some(rx.sender));
             let may_attach = matches!(self.role, Role::Child | Role::Router | Role::Leader)
@@ -3026,7 +3026,7 @@ mod tests {
         let (mut mle, mut rng) = reed_of_three_routers();
         mle.router_upgrade_threshold = 3; // enough routers: only bridging makes us one
         let wait = mle.timing.bridge_wait;
-        assert!(wait.millis() >= 8 * mle.timing.trickle_imax.millis());
+        assert!(wait.millis() >= 4 * mle.timing.trickle_imax.millis());
         let t0 = Instant::from_millis(1000);
         hear_worse_partition(&mut mle, &mut rng, t0);
         assert_eq!(

@@ -81,9 +81,13 @@ pub struct Timing {
     /// made every REED along the border a router during each merge, and large partitions
     /// then held all 32 router ids, so that where bridging was needed no id was left (random
     /// 50-node meshes in the simulator: 30-32 routers for 41-45 nodes, a small partition
-    /// next to the large one's REEDs for hours). LoRa: 8 Imax (8.5 to 17 min at SF7).
-    /// `make bench-seeds` over 64 seeds, random 50 converged in 2 (immediate), 6 (2 Imax),
-    /// 15 (4 Imax), 18 (8 Imax); random 36 in 38/46/41/40 (noise: about 4); see the README.
+    /// next to the large one's REEDs for hours). LoRa: 4 Imax (6.7 to 13.4 min at SF7).
+    /// `make bench-seeds` over 64 seeds, with the rules of the time, random 50 converged in 2
+    /// (immediate), 6 (2 Imax), 15 (4 Imax), 18 (8 Imax). Since routers ask the partition a
+    /// router of theirs moved to (`Mle::handle_advertisement`), merges need fewer bridges:
+    /// over 256 seeds random 50 172/175/165/170/151 and random 36 242/236/238/229/223 at
+    /// 2/4/6/8/12 Imax (2 Imax: 28 runs ended with a partition holding every router id);
+    /// over 512, 4 Imax against 8: random 50 377 against 363, random 36 462 against 450.
     pub bridge_wait: Duration,
     /// In a merge of partitions of equal weight, where neither is a singleton, the one with
     /// more routers (ids in its Router Mask) wins; Thread compares partition ids there, so
@@ -256,7 +260,7 @@ impl Timing {
             // the first partition formed rather than each forming their own.
             leader_backoff: Duration::from_millis(64 * ft),
             bridge_partitions: true,
-            bridge_wait: Duration::from_millis(8 * imax),
+            bridge_wait: Duration::from_millis(4 * imax),
             larger_partition_wins: true,
             leave_when_unrouted: true,
             parent_response_retries: 0,
