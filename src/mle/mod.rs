@@ -809,6 +809,7 @@ impl Mle {
         self.child_update_unanswered = 0;
         self.address_solicit_pending = None;
         self.data_response_due = false;
+        self.reattach = None;
     }
 
     fn become_detached(&mut self, now: Instant, rng: &mut Rng) {
@@ -1402,7 +1403,6 @@ impl Mle {
         let router_id = rng.range_u32(0, MAX_ROUTER_ID as u32) as u8;
         let partition_id = rng.next_u32();
         self.clear_topology();
-        self.reattach = None;
         self.leader_data = Some(LeaderData {
             partition_id,
             weighting: LEADER_WEIGHT,
@@ -1775,7 +1775,6 @@ impl Mle {
         self.better_partition = None;
         self.advertisement.stop();
         self.attach = Attach::Idle;
-        self.reattach = None;
         self.rloc16 = address16;
         self.leader_data = Some(ld);
         self.leader_last_heard = now;
