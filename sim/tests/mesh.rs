@@ -240,9 +240,10 @@ fn a_1280_byte_datagram_between_neighbours() {
 /// A 1280-byte datagram (15 fragments) across four hops (a line of five, each node hearing
 /// only its neighbours), first without loss, then with 10 % frame loss on every link: it is
 /// delivered on the first try at this seed. Not at every seed: over seeds 1-24 the lossy one
-/// is lost in 5 (11, 19, 21, 22, 24; an earlier comment here said seeds 1-8 all passed, which
-/// no longer held): in each, frames on the path used up their four attempts (their MAC
-/// `noack` counters), so a fragment never arrived. (Before MLE frames went ahead of data in
+/// is lost in 4 (4, 11, 20, 21; in session 7 in 5: 11, 19, 21, 22, 24; an earlier comment
+/// here said seeds 1-8 all passed, which no longer held): in those of session 7, frames on
+/// the path used up their four attempts (their MAC `noack` counters), so a fragment never
+/// arrived. (Before MLE frames went ahead of data in
 /// the MAC, 6 of 24, four of them because the sender had no route: `Mac::enqueue_priority`.)
 /// UDP has no end-to-end retry; the Must-show of #5 asks for delivery, so this stays open
 /// there. Senders pace their frames (three hops of frame + ack after an acknowledged frame,
@@ -884,10 +885,11 @@ fn a_reed_answers_the_second_parent_request_and_becomes_a_router_for_the_child()
 /// other end's ML-EID, which the sender never heard from: it asks the mesh (Address Query to
 /// ff03::2, flooded by the routers with MPL), holds the datagram, and sends it when the
 /// Address Notification says where the ML-EID lives; the answer comes back the same way.
-/// One seed: over seeds 1-24 it fails in 1 (seed 1: the answer, back the other way, did not
-/// arrive within its 120 s). Before the test waited for five routers it failed in 2-3 (9, 13,
-/// 17): a query asked while the far end was a child, which became a router meanwhile. A query
-/// is not asked again (as in OpenThread, the held datagram is dropped).
+/// One seed: it passes at each of seeds 1-24 (before routes becoming finite reset the
+/// trickle timer it failed at seed 1: the answer, back the other way, did not arrive within
+/// its 120 s). Before the test waited for five routers it failed in 2-3 (9, 13, 17): a query
+/// asked while the far end was a child, which became a router meanwhile. A query is not
+/// asked again (as in OpenThread, the held datagram is dropped).
 #[test]
 fn udp_to_an_ml_eid_across_a_line_goes_through_address_query() {
     let mut sim = build(3, &line(5, 3000.0), eu868(7));
