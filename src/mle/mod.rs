@@ -2885,31 +2885,40 @@ mod tests {
         now: Instant,
         partition_id: u32,
     ) -> StdVec<MleCommand> {
-        let mut mask = RouterIdSet::default();
-        mask.insert(9);
-        mask.insert(10);
-        let data = [
-            crate::wire::mle::RouteData::new(0, 0, 0).0,
-            crate::wire::mle::RouteData::new(3, 3, 1).0,
+        let routes = [
+            (9, crate::wire::mle::RouteData::new(0, 0, 0).0),
+            (10, crate::wire::mle::RouteData::new(3, 3, 1).0),
         ];
-        let mut message = MleRepr::new(Command::Advertisement);
-        let _ = message
-            .tlvs
-            .push(crate::wire::mle::MleTlv::SourceAddress(ShortAddress(
-                router_rloc16(9),
-            )));
-        let _ = message
-            .tlvs
-            .push(crate::wire::mle::MleTlv::LeaderData(led_by_router_9(
-                partition_id,
-            )));
-        let _ = message
-            .tlvs
-            .push(crate::wire::mle::MleTlv::Route64(Route64 {
-                id_sequence: 1,
-                router_mask: mask,
-                route_data: &data,
-            }));
+        hear_router_9(mle, rng, now, led_by_router_9(partition_id), 1, &routes)
+    }
+
+    /// An Advertisement from router 9 with `leader_data` and a Route64 of `id_sequence` whose
+    /// mask and route data are `routes` (router id, route data byte; ascending ids): fed to
+    /// `mle`.
+    fn hear_router_9(
+        mle: &mut Mle,
+        rng: &mut Rng,
+        now: Instant,
+        leader_data: crate::wire::mle::LeaderData,
+        id_sequence: u8,
+        routes: &[(u8, u8)],
+    ) -> StdVec<MleCommand> {
+        let mut router_mask = RouterIdSet::default();
+        for &(id, _) in routes {
+            router_mask.insert(id);
+        }
+        let route_data: StdVec<u8> = routes.iter().map(|&(_, d)| d).collect();
+        let message = MleRepr::new(Command::Advertisement)
+            .with(MleTlv::SourceAddress(ShortAddress(router_rloc16(9))))
+            .unwrap()
+            .with(MleTlv::LeaderData(leader_data))
+            .unwrap()
+            .with(MleTlv::Route64(Route64 {
+                id_sequence,
+                router_mask,
+                route_data: &route_data,
+            }))
+            .unwrap();
         feed(mle, rng, now, 0x99, &message)
     }
 
@@ -3275,26 +3284,12 @@ mod tests {
         let imin_after = |mle: &Mle| mle.advertisement.poll_at() <= t1 + timing.trickle_imin;
         // Router 9 advertises our partition, the same mask and sequence, and hears us at link
         // quality 3: our route to it becomes finite.
-        let mut mask = RouterIdSet::default();
-        mask.insert(3);
-        mask.insert(9);
-        let data = [
-            crate::wire::mle::RouteData::new(3, 3, 1).0,
-            crate::wire::mle::RouteData::new(0, 0, 0).0,
+        let routes = [
+            (3, crate::wire::mle::RouteData::new(3, 3, 1).0),
+            (9, crate::wire::mle::RouteData::new(0, 0, 0).0),
         ];
         let mut ld = led_by_router_9(0x1000);
         ld.leader_router_id = 3;
-        let message = MleRepr::new(Command::Advertisement)
-            .with(MleTlv::SourceAddress(ShortAddress(router_rloc16(9))))
-            .unwrap()
-            .with(MleTlv::LeaderData(ld))
-            .unwrap()
-            .with(MleTlv::Route64(Route64 {
-                id_sequence: mle.router_id_sequence,
-                router_mask: mask,
-                route_data: &data,
-            }))
-            .unwrap();
         let finite = |mle: &Mle| {
             mle.routers
                 .iter()
@@ -3319,7 +3314,8 @@ mod tests {
             mle.advertisement.poll(at, &mut rng);
         }
         assert!(!imin_after(&mle));
-        feed(&mut mle, &mut rng, t1, 0x99, &message);
+        let sequence = mle.router_id_sequence;
+        hear_router_9(&mut mle, &mut rng, t1, ld, sequence, &routes);
         assert!(finite(&mle), "a route to router 9 now");
         assert_eq!(mle.route64().0, mask_before, "the mask did not change");
         assert!(imin_after(&mle), "the trickle timer was reset");
