@@ -12,13 +12,15 @@
 //! - **Acknowledgments in software**, as Pycom's radio glue did: an ack-requested frame addressed
 //!   to us is answered with an immediate ack (`02 10 seq`) as its own LoRa packet after
 //!   [`timing::ACK_TURNAROUND`]; the sender waits [`timing::ack_timeout`], then retries up to
-//!   `max_frame_retries` times. An ack never waits behind a data frame.
+//!   `max_frame_retries` times. An ack never waits behind a data frame. Unlike a radio's
+//!   hardware acks, a secured frame is acked only once it authenticates (see `handle_rx`).
 //! - **Channel access**: the regional duty cycle ([`DutyCycle`], acks included), then
 //!   listen-before-talk ([`ListenBeforeTalk`]) with a random back-off in units of the frame's
 //!   airtime; retries back off by a random number of airtimes too.
 //! - **Reception**: address filtering (our PAN, our short or extended address, broadcast),
-//!   immediate acks, duplicate suppression (same source and sequence number as the last frame
-//!   accepted from it), MAC security (MIC, per-neighbour replay counters), link margin.
+//!   duplicate suppression (same source and sequence number as the last frame accepted from
+//!   it; acked again), MAC security (MIC, per-neighbour replay counters), immediate acks, link
+//!   margin.
 //!
 //! One 802.15.4 frame per LoRa packet, without FCS (LoRa's CRC replaces it), at most
 //! [`MAX_FRAME_LEN`] bytes. Unsecured data frames (MLE, secured at its own layer) are delivered
@@ -964,25 +966,16 @@ impl Mac {
             self.counters.rx_err_invalid_src_addr += 1;
             return;
         };
-        // Acked before security processing, as a radio with hardware acks does: a retry after a
-        // lost ack must be acked again even though it is then dropped as a duplicate.
-        if repr.ack_request && !dst.is_broadcast() {
-            let ack = FrameRepr::immediate_ack(repr.sequence_number, false, repr.frame_version);
-            let mut bytes = [0u8; ACK_FRAME_LEN];
-            if ack.emit(&mut bytes).is_ok() {
-                self.pending_ack = Some(PendingAck {
-                    frame: bytes,
-                    at: now + self.config.phy.ack_turnaround(),
-                    deadline: now + self.config.phy.ack_turnaround() + timing::ACK_WAIT_MARGIN,
-                    duty_cycle_wait_since: None,
-                });
-            }
-        }
+        let ack_requested = repr.ack_request && !dst.is_broadcast();
         if self
             .rx_sequences
             .iter()
             .any(|&(a, s)| a == src && s == repr.sequence_number)
         {
+            // A retry of a frame we took: our ack was lost, so ack it again.
+            if ack_requested {
+                self.schedule_ack(now, &repr);
+            }
             self.counters.rx_duplicated += 1;
             return;
         }
@@ -1019,6 +1012,15 @@ impl Mac {
             key_sequence = Some(seq);
             frame_counter = Some(aux.frame_counter);
         }
+        // Acked only once it authenticates, unlike a radio with hardware acks: two partitions
+        // side by side often hand out the same RLOC16, and both of its holders acked frames
+        // meant for one. The acks collided at the sender, which took its frame for lost (an
+        // Address Solicit failed through all its retries: random 50, seed 12), or one stood
+        // in for the other and the frame was lost unnoticed. The other holder cannot
+        // authenticate the frame: the nonce carries the sender's extended address.
+        if ack_requested {
+            self.schedule_ack(now, &repr);
+        }
         self.remember_sequence(src, repr.sequence_number);
         self.counters.rx_data += 1;
         if dst.is_broadcast() {
@@ -1042,6 +1044,20 @@ impl Mac {
             snr_db: info.snr_db,
             link_margin_db: timing::link_margin_db(info.snr_db, self.config.lora.sf),
         });
+    }
+
+    /// An immediate ack for `repr`, sent after the PHY's turnaround.
+    fn schedule_ack(&mut self, now: Instant, repr: &FrameRepr) {
+        let ack = FrameRepr::immediate_ack(repr.sequence_number, false, repr.frame_version);
+        let mut bytes = [0u8; ACK_FRAME_LEN];
+        if ack.emit(&mut bytes).is_ok() {
+            self.pending_ack = Some(PendingAck {
+                frame: bytes,
+                at: now + self.config.phy.ack_turnaround(),
+                deadline: now + self.config.phy.ack_turnaround() + timing::ACK_WAIT_MARGIN,
+                duty_cycle_wait_since: None,
+            });
+        }
     }
 
     /// Destination filter: our PAN (or the broadcast PAN) and our address or broadcast.

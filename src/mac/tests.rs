@@ -568,9 +568,10 @@ fn secured_frame_from_unknown_short_address_is_dropped() {
     );
     sim.run_for(5_000);
     assert!(sim.nodes[1].rx.is_empty());
-    assert_eq!(sim.nodes[1].mac.counters().rx_err_unknown_neighbor, 1);
-    // Acked before security processing, as an 802.15.4 radio acks.
-    assert_eq!(sim.nodes[0].done[0].1, TxStatus::Acked);
+    // Each of the four attempts.
+    assert_eq!(sim.nodes[1].mac.counters().rx_err_unknown_neighbor, 4);
+    // Not acked: only frames that authenticate are (an 802.15.4 radio would have acked it).
+    assert_eq!(sim.nodes[0].done[0].1, TxStatus::NoAck);
     // Unsecured frames from a short address need no lookup.
     let mle = TxRequest {
         src_short: true,
@@ -580,6 +581,47 @@ fn secured_frame_from_unknown_short_address_is_dropped() {
     sim.run_for(5_000);
     assert_eq!(sim.nodes[1].rx.len(), 1);
     assert_eq!(sim.nodes[1].rx[0].src_ext, None);
+}
+
+/// Two partitions side by side may both give out RLOC16 0x3c02: only the holder that knows
+/// the sender (and so authenticates its frame) acks it, and the sender hears one ack.
+#[test]
+fn only_the_rloc16_holder_that_authenticates_a_frame_acks_it() {
+    let mut sim = Sim::new(3, lora(868_100_000));
+    sim.nodes[0].mac.set_short_address(ShortAddress(0x3c00));
+    sim.nodes[0]
+        .neighbors
+        .0
+        .push((ShortAddress(0x3c02), ext(2)));
+    sim.nodes[1].mac.set_short_address(ShortAddress(0x3c02));
+    sim.nodes[1]
+        .neighbors
+        .0
+        .push((ShortAddress(0x3c00), ext(1)));
+    // The other partition's 0x3c02 has a 0x3c00 of its own.
+    sim.nodes[2].mac.set_short_address(ShortAddress(0x3c02));
+    sim.nodes[2]
+        .neighbors
+        .0
+        .push((ShortAddress(0x3c00), ext(9)));
+    sim.send(
+        0,
+        unicast(Address::Short(ShortAddress(0x3c02)), true, b"solicit"),
+    );
+    sim.run_for(5_000);
+    assert_eq!(sim.nodes[0].done[0].1, TxStatus::Acked);
+    assert_eq!(sim.nodes[1].rx.len(), 1);
+    assert!(sim.nodes[2].rx.is_empty());
+    assert_eq!(
+        sim.nodes[2].mac.counters().rx_err_sec,
+        1,
+        "its nonce is wrong"
+    );
+    assert!(
+        sim.medium.sent_by(2).is_empty(),
+        "no ack from the other holder"
+    );
+    assert_eq!(sim.medium.sent_by(1).len(), 1, "one ack");
 }
 
 /// A data frame from `src` to `dst` on `pan`, unsecured, as raw bytes.
