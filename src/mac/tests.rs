@@ -294,6 +294,15 @@ impl Sim {
         self.run_until(end);
     }
 
+    /// Node `node` holds RLOC16 `own` and knows `short` as extended address `ext(peer)`.
+    fn link(&mut self, node: usize, own: u16, short: u16, peer: u8) {
+        self.nodes[node].mac.set_short_address(ShortAddress(own));
+        self.nodes[node]
+            .neighbors
+            .0
+            .push((ShortAddress(short), ext(peer)));
+    }
+
     fn send(&mut self, from: usize, req: TxRequest) -> TxHandle {
         let now = self.now;
         self.nodes[from].mac.enqueue(now, &req).unwrap()
@@ -321,16 +330,8 @@ fn unicast(dst: Address, secure: bool, payload: &[u8]) -> TxRequest<'_> {
 /// Two nodes with RLOC16s 0x3c00 (A, ext 01..) and 0x3c02 (B, ext 02..) that know each other.
 fn linked() -> Sim {
     let mut sim = Sim::two();
-    sim.nodes[0].mac.set_short_address(ShortAddress(0x3c00));
-    sim.nodes[1].mac.set_short_address(ShortAddress(0x3c02));
-    sim.nodes[0]
-        .neighbors
-        .0
-        .push((ShortAddress(0x3c02), ext(2)));
-    sim.nodes[1]
-        .neighbors
-        .0
-        .push((ShortAddress(0x3c00), ext(1)));
+    sim.link(0, 0x3c00, 0x3c02, 2);
+    sim.link(1, 0x3c02, 0x3c00, 1);
     sim
 }
 
@@ -588,22 +589,10 @@ fn secured_frame_from_unknown_short_address_is_dropped() {
 #[test]
 fn only_the_rloc16_holder_that_authenticates_a_frame_acks_it() {
     let mut sim = Sim::new(3, lora(868_100_000));
-    sim.nodes[0].mac.set_short_address(ShortAddress(0x3c00));
-    sim.nodes[0]
-        .neighbors
-        .0
-        .push((ShortAddress(0x3c02), ext(2)));
-    sim.nodes[1].mac.set_short_address(ShortAddress(0x3c02));
-    sim.nodes[1]
-        .neighbors
-        .0
-        .push((ShortAddress(0x3c00), ext(1)));
+    sim.link(0, 0x3c00, 0x3c02, 2);
+    sim.link(1, 0x3c02, 0x3c00, 1);
     // The other partition's 0x3c02 has a 0x3c00 of its own.
-    sim.nodes[2].mac.set_short_address(ShortAddress(0x3c02));
-    sim.nodes[2]
-        .neighbors
-        .0
-        .push((ShortAddress(0x3c00), ext(9)));
+    sim.link(2, 0x3c02, 0x3c00, 9);
     sim.send(
         0,
         unicast(Address::Short(ShortAddress(0x3c02)), true, b"solicit"),
