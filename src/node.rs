@@ -20,7 +20,9 @@ use crate::wire::coap::{self, MessageType};
 use crate::wire::ieee802154::Address;
 use crate::wire::mle::MleRepr;
 use crate::wire::security::FrameCounterTable;
-use crate::wire::sixlowpan::{self, FramePayload, LinkAddress, MeshHeaderPacket, MeshHeaderRepr};
+use crate::wire::sixlowpan::{
+    self, FragmentHeaderPacket, FramePayload, LinkAddress, MeshHeaderPacket, MeshHeaderRepr,
+};
 use crate::wire::tmf::{self, TmfRepr, TMF_PORT};
 use crate::wire::{ExtAddress, Ipv6Address, PanId, ShortAddress};
 
@@ -259,12 +261,7 @@ impl Node {
             slaac: crate::netdata::slaac::Slaac::new(slaac_secret),
             drops: RxDropCounters::default(),
             datagram_tag: mac_seed as u16,
-            // A 1280-byte datagram is 15 frames, each acked, relayed hop by hop: on LoRa its
-            // last fragment can land many seconds after the first (10.4 s was measured too
-            // short for 2 hops at SF7 in the simulator).
-            reassembler: Reassembler::new(Duration::from_millis(
-                config.timing.frame_time.millis() * 160 + 5000,
-            )),
+            reassembler: Reassembler::new(config.timing.reassembly_timeout),
             net: Net::new(),
             ping_replies: heapless::Deque::new(),
             eid_cache: Vec::new(),
@@ -795,13 +792,18 @@ impl Node {
             max_payload,
         )
         .map_err(|_| SendError::Malformed)?;
+        let retries = if fragmenter.is_fragmented() {
+            self.config.timing.fragment_retries
+        } else {
+            self.mac.config().max_frame_retries
+        };
         let mut frame = [0u8; MAX_FRAME_LEN];
         while let Some(n) = fragmenter
             .next_frame(&mut frame)
             .map_err(|_| SendError::Malformed)?
         {
             self.mac
-                .enqueue(
+                .enqueue_with_retries(
                     now,
                     &TxRequest {
                         dst: mac_dst,
@@ -809,6 +811,7 @@ impl Node {
                         secure,
                         payload: &frame[..n],
                     },
+                    retries,
                 )
                 .map_err(|_| SendError::QueueFull)?;
         }
@@ -1105,7 +1108,12 @@ impl Node {
             secure: true,
             payload: &frame[..n + rest.len()],
         };
-        if self.mac.enqueue(now, &req).is_ok() {
+        let retries = if FragmentHeaderPacket::new_checked(rest).is_ok() {
+            self.config.timing.fragment_retries
+        } else {
+            self.mac.config().max_frame_retries
+        };
+        if self.mac.enqueue_with_retries(now, &req, retries).is_ok() {
             self.drops.forwarded += 1;
         } else {
             self.drops.forward_failed += 1;

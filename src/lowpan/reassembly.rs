@@ -14,7 +14,7 @@ use crate::wire::{Error, Result};
 const BLOCKS: usize = MAX_DATAGRAM_SIZE.div_ceil(8);
 
 /// OpenThread's reassembly timeout (`OPENTHREAD_CONFIG_6LOWPAN_REASSEMBLY_TIMEOUT`, 2 s). Over
-/// LoRa a fragment takes far longer on air; pick a timeout from the airtime instead.
+/// LoRa a fragment takes far longer on air: `Timing::reassembly_timeout` scales it.
 pub const OPENTHREAD_REASSEMBLY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What identifies the fragments of one datagram.
