@@ -558,6 +558,9 @@ pub struct Mle {
     routers: Vec<RouterEntry, 63>,
     /// Router ids released by the leader, reusable after the reuse delay.
     released_router_ids: Vec<(u8, Instant), 8>,
+    /// Links to routers that a newer Router Mask left out, with when and in which partition:
+    /// see [`Mle::restore_links`].
+    links_out_of_mask: Vec<(u8, ExtAddress, Link, Instant, u32), 4>,
     attach: Attach,
     attach_challenge: [u8; 8],
     /// The challenge of the previous Parent Request of this attach: an answer to it may
@@ -637,6 +640,7 @@ impl Mle {
             unrouted_since: None,
             routers: Vec::new(),
             released_router_ids: Vec::new(),
+            links_out_of_mask: Vec::new(),
             attach: Attach::Idle,
             attach_challenge: [0; 8],
             previous_attach_challenge: [0; 8],
@@ -2374,6 +2378,18 @@ impl Mle {
             {
                 self.router_id_lost = true;
             }
+            for r in self.routers.iter() {
+                if let (false, Some(ext), Some(link)) =
+                    (route.router_mask.contains(r.router_id), r.ext_addr, r.link)
+                {
+                    if self.links_out_of_mask.is_full() {
+                        self.links_out_of_mask.remove(0);
+                    }
+                    let partition = self.leader_data.map_or(0, |l| l.partition_id);
+                    let entry = (r.router_id, ext, link, now, partition);
+                    let _ = self.links_out_of_mask.push(entry);
+                }
+            }
             self.routers
                 .retain(|r| route.router_mask.contains(r.router_id) || Some(r.router_id) == own);
             for rid in route.router_mask.iter() {
@@ -2383,6 +2399,7 @@ impl Mle {
                 }
             }
             self.routers.sort_unstable_by_key(|r| r.router_id);
+            self.restore_links(now);
         }
         let own = self.router_id();
         if let Some(r) = self.router_entry_mut(id) {
@@ -2405,6 +2422,45 @@ impl Mle {
             // The advertiser itself is at cost 0 from itself.
             if let Some(slot) = r.advertised_costs.get_mut(id as usize) {
                 *slot = 0;
+            }
+        }
+    }
+
+    /// A router that just got its id links with us before the Router Mask that holds its id
+    /// reaches us; a mask newer than ours but older than that id then drops the link, and
+    /// until the router's next Advertisement and a new handshake its frames, whose short
+    /// source we no longer know, are not acked (simulator, line of five, seeds 151 and 214:
+    /// a 1280-byte datagram's first fragment failed through all its retries). When a newer
+    /// mask holds the id again within the id reuse delay, so that it cannot be another
+    /// router's yet, and in the same partition, the link comes back as it was. The air sees
+    /// nothing of this.
+    fn restore_links(&mut self, now: Instant) {
+        let reuse_delay = self.timing.router_id_reuse_delay;
+        let partition = self.leader_data.map_or(0, |l| l.partition_id);
+        self.links_out_of_mask
+            .retain(|&(_, _, _, dropped, p)| now < dropped + reuse_delay && p == partition);
+        let mut i = 0;
+        while let Some(&(id, ext, link, _, _)) = self.links_out_of_mask.get(i) {
+            // Under another id by now: that one is its link.
+            if self
+                .routers
+                .iter()
+                .any(|r| r.ext_addr == Some(ext) && r.router_id != id)
+            {
+                self.links_out_of_mask.swap_remove(i);
+                continue;
+            }
+            match self
+                .routers
+                .iter_mut()
+                .find(|r| r.router_id == id && r.link.is_none())
+            {
+                Some(r) if r.ext_addr.is_none_or(|e| e == ext) => {
+                    r.ext_addr = Some(ext);
+                    r.link = Some(link);
+                    self.links_out_of_mask.swap_remove(i);
+                }
+                _ => i += 1,
             }
         }
     }
@@ -3338,6 +3394,56 @@ mod tests {
         assert!(finite(&mle), "a route to router 9 now");
         assert_eq!(mle.route64().0, mask_before, "the mask did not change");
         assert!(imin_after(&mle), "the trickle timer was reset");
+    }
+
+    #[test]
+    fn a_link_dropped_by_a_stale_mask_comes_back_with_the_mask_that_holds_its_router() {
+        let timing = Timing::lora(Duration::from_millis(210));
+        let mut mle = member_of_partition(timing, Role::Router, router_rloc16(3), &[3, 9, 12]);
+        let mut rng = Rng::new(8);
+        let t0 = Instant::from_millis(1000);
+        let mut ld = led_by_router_9(0x1000);
+        ld.leader_router_id = 3;
+        let link_12 = Link::new(10, -100, t0, timing.link_scale);
+        let router_12 = ExtAddress::from_u64(0x12);
+        let r12 = mle.routers.iter_mut().find(|r| r.router_id == 12).unwrap();
+        r12.link = Some(link_12);
+        r12.ext_addr = Some(router_12);
+        let linked_12 = |mle: &Mle| {
+            mle.routers
+                .iter()
+                .any(|r| r.router_id == 12 && r.link.is_some() && r.ext_addr == Some(router_12))
+        };
+        let route = |id| (id, crate::wire::mle::RouteData::new(3, 3, 1).0);
+        let s = mle.router_id_sequence;
+        // A mask newer than ours but older than router 12's id: the link goes.
+        hear_router_9(
+            &mut mle,
+            &mut rng,
+            t0,
+            ld,
+            s.wrapping_add(1),
+            &[route(3), route(9)],
+        );
+        assert!(!mle.routers.iter().any(|r| r.router_id == 12));
+        // The mask that holds it: the link is back, without a new handshake.
+        let t1 = t0 + Duration::from_millis(5000);
+        let all = [route(3), route(9), route(12)];
+        hear_router_9(&mut mle, &mut rng, t1, ld, s.wrapping_add(2), &all);
+        assert!(linked_12(&mle), "the link to router 12 restored");
+        // Past the id reuse delay the id may be another router's: no link then.
+        hear_router_9(
+            &mut mle,
+            &mut rng,
+            t1,
+            ld,
+            s.wrapping_add(3),
+            &[route(3), route(9)],
+        );
+        let t2 = t1 + timing.router_id_reuse_delay;
+        hear_router_9(&mut mle, &mut rng, t2, ld, s.wrapping_add(4), &all);
+        assert!(mle.routers.iter().any(|r| r.router_id == 12));
+        assert!(!linked_12(&mle), "too late to restore");
     }
 
     #[test]
