@@ -123,6 +123,11 @@ struct Stuck {
     split_runs: u64,
     router_router: u64,
     router_child: u64,
+    /// Of `router_child`: pairs whose children are all on the side that wins a merge (more
+    /// routers, then the higher partition id), so only a child of the winner hears the loser.
+    router_child_winner_children: u64,
+    /// Of those: the winner holds all the router ids it may give, so that child cannot bridge.
+    router_child_winner_full: u64,
     child_child: u64,
     ids_full: u64,
 }
@@ -154,22 +159,30 @@ impl Stuck {
             .ids()
             .find_map(|id| sim.node(id))
             .map_or(32, |n| n.mle().timing().max_routers as usize);
-        if parts
-            .iter()
-            .any(|p| p.members.iter().filter(|&&m| router(m)).count() >= max_routers)
-        {
+        let routers_of =
+            |p: &pymesh_sim::scenario::Partition| p.members.iter().filter(|&&m| router(m)).count();
+        if parts.iter().any(|p| routers_of(p) >= max_routers) {
             self.ids_full += 1;
         }
         for (i, a) in parts.iter().enumerate() {
             for b in &parts[i + 1..] {
                 let (mut rr, mut rc, mut cc) = (false, false, false);
+                // Router-child links with the child in `a` / in `b`.
+                let (mut child_in_a, mut child_in_b) = (false, false);
                 for &x in &a.members {
                     for &y in &b.members {
                         if usable(x, y) {
                             match (router(x), router(y)) {
                                 (true, true) => rr = true,
                                 (false, false) => cc = true,
-                                _ => rc = true,
+                                (false, true) => {
+                                    rc = true;
+                                    child_in_a = true;
+                                }
+                                (true, false) => {
+                                    rc = true;
+                                    child_in_b = true;
+                                }
                             }
                         }
                     }
@@ -178,6 +191,18 @@ impl Stuck {
                     self.router_router += 1;
                 } else if rc {
                     self.router_child += 1;
+                    let a_wins = (routers_of(a), a.partition_id) > (routers_of(b), b.partition_id);
+                    let (winner, winner_children, loser_children) = if a_wins {
+                        (a, child_in_a, child_in_b)
+                    } else {
+                        (b, child_in_b, child_in_a)
+                    };
+                    if winner_children && !loser_children {
+                        self.router_child_winner_children += 1;
+                        if routers_of(winner) >= max_routers {
+                            self.router_child_winner_full += 1;
+                        }
+                    }
                 } else if cc {
                     self.child_child += 1;
                 }
@@ -187,11 +212,13 @@ impl Stuck {
 
     fn line(&self, seeds: u64) -> String {
         format!(
-            "leader timeouts {:>5.1}  split runs {:>2}  pairs RR {:>2} RC {:>2} CC {:>2}  ids full {:>2}",
+            "leader timeouts {:>5.1}  split runs {:>2}  pairs RR {:>2} RC {:>2} (winner's children {:>2}, full {:>2}) CC {:>2}  ids full {:>2}",
             self.leader_timeouts as f64 / seeds as f64,
             self.split_runs,
             self.router_router,
             self.router_child,
+            self.router_child_winner_children,
+            self.router_child_winner_full,
             self.child_child,
             self.ids_full
         )
@@ -385,7 +412,9 @@ fn main() {
              - split runs: runs with more than one partition\n\
              - pairs of adjacent partitions (a link of link quality 1 or better between members):\n\
              \x20 RR with a router on each side of some link, RC with router-child links only, CC\n\
-             \x20 with child-child links only\n\
+             \x20 with child-child links only; of RC, \"winner's children\": the children are all\n\
+             \x20 on the side that wins a merge (more routers, then higher partition id), \"full\":\n\
+             \x20 and that side holds all the router ids it may give, so they cannot bridge\n\
              - ids full: split runs in which a partition held all the router ids it may give\n\
              \x20 (`Timing::max_routers`)\n\n{stuck_report}"
         );
