@@ -250,9 +250,10 @@ fn a_1280_byte_datagram_between_neighbours() {
 /// through took longer than the 39 s the receiver waited. With those, over seeds 1-300 (the
 /// range of `SEEDS` below changed by hand), 151 and 214 lost the loss-free datagram: its
 /// sender had just become a router, and a stale Router Mask had dropped its link at the next
-/// hop, which no longer knew its RLOC16 (`Mle::restore_links`). Now, over seeds 1-1000, 4
-/// fail: 339 loses the loss-free datagram at its first hop, 486, 816 and 962 the lossy one
-/// (MAC frames on the path unacked through all their attempts).
+/// hop, which no longer knew its RLOC16 (`Mle::restore_links`; in 339 also until the mask
+/// that restores it arrived, now `Mle::ext_address_of`). Now, over seeds 1-1000, 3 fail:
+/// 486, 816 and 962 lose the lossy datagram (MAC frames on the path unacked through all
+/// their attempts).
 /// Senders pace their frames (three hops of frame + ack after an acknowledged frame, and
 /// before a retry), or the fragments collide with their own relaying.
 #[test]
