@@ -792,11 +792,7 @@ impl Node {
             max_payload,
         )
         .map_err(|_| SendError::Malformed)?;
-        let retries = if fragmenter.is_fragmented() {
-            self.config.timing.fragment_retries
-        } else {
-            self.mac.config().max_frame_retries
-        };
+        let retries = self.data_frame_retries(fragmenter.is_fragmented());
         let mut frame = [0u8; MAX_FRAME_LEN];
         while let Some(n) = fragmenter
             .next_frame(&mut frame)
@@ -1080,6 +1076,16 @@ impl Node {
         self.ping_replies.pop_front()
     }
 
+    /// MAC retries of a data frame: more for a 6LoWPAN fragment, whose loss loses its whole
+    /// datagram (`Timing::fragment_retries`).
+    fn data_frame_retries(&self, fragment: bool) -> u8 {
+        if fragment {
+            self.config.timing.fragment_retries
+        } else {
+            self.mac.config().max_frame_retries
+        }
+    }
+
     /// Sends a mesh-header frame on towards its final destination.
     fn forward(&mut self, now: Instant, mut mesh: MeshHeaderRepr, rest: &[u8]) {
         let LinkAddress::Short(final_dst) = mesh.final_destination else {
@@ -1108,11 +1114,7 @@ impl Node {
             secure: true,
             payload: &frame[..n + rest.len()],
         };
-        let retries = if FragmentHeaderPacket::new_checked(rest).is_ok() {
-            self.config.timing.fragment_retries
-        } else {
-            self.mac.config().max_frame_retries
-        };
+        let retries = self.data_frame_retries(FragmentHeaderPacket::new_checked(rest).is_ok());
         if self.mac.enqueue_with_retries(now, &req, retries).is_ok() {
             self.drops.forwarded += 1;
         } else {

@@ -309,6 +309,16 @@ pub struct Parent {
     pub link: Link,
 }
 
+/// A link to a router that a newer Router Mask left out ([`Mle::restore_links`]).
+#[derive(Debug, Clone, Copy)]
+struct LinkOutOfMask {
+    router_id: u8,
+    ext_addr: ExtAddress,
+    link: Link,
+    dropped_at: Instant,
+    partition_id: u32,
+}
+
 /// A Parent Response we liked, while attaching.
 #[derive(Debug, Clone)]
 struct ParentCandidate {
@@ -560,7 +570,7 @@ pub struct Mle {
     released_router_ids: Vec<(u8, Instant), 8>,
     /// Links to routers that a newer Router Mask left out, with when and in which partition:
     /// see [`Mle::restore_links`].
-    links_out_of_mask: Vec<(u8, ExtAddress, Link, Instant, u32), 4>,
+    links_out_of_mask: Vec<LinkOutOfMask, 4>,
     attach: Attach,
     attach_challenge: [u8; 8],
     /// The challenge of the previous Parent Request of this attach: an answer to it may
@@ -920,9 +930,7 @@ impl Mle {
 
     /// Runs due timers; every message to send is handed to `send`.
     pub fn poll(&mut self, now: Instant, rng: &mut Rng, send: &mut dyn FnMut(MleCommand)) {
-        let reuse_delay = self.timing.router_id_reuse_delay;
-        self.links_out_of_mask
-            .retain(|&(_, _, _, dropped, _)| now < dropped + reuse_delay);
+        self.forget_links_out_of_mask(now);
         match self.attach {
             Attach::Start { at } if now >= at => self.send_parent_request(false, now, rng, send),
             Attach::ParentRequest { to_reeds, deadline } if now >= deadline => {
@@ -2381,16 +2389,21 @@ impl Mle {
             {
                 self.router_id_lost = true;
             }
+            let partition_id = self.partition_id();
             for r in self.routers.iter() {
-                if let (false, Some(ext), Some(link)) =
+                if let (false, Some(ext_addr), Some(link)) =
                     (route.router_mask.contains(r.router_id), r.ext_addr, r.link)
                 {
                     if self.links_out_of_mask.is_full() {
                         self.links_out_of_mask.remove(0);
                     }
-                    let partition = self.leader_data.map_or(0, |l| l.partition_id);
-                    let entry = (r.router_id, ext, link, now, partition);
-                    let _ = self.links_out_of_mask.push(entry);
+                    let _ = self.links_out_of_mask.push(LinkOutOfMask {
+                        router_id: r.router_id,
+                        ext_addr,
+                        link,
+                        dropped_at: now,
+                        partition_id,
+                    });
                 }
             }
             self.routers
@@ -2438,17 +2451,14 @@ impl Mle {
     /// router's yet, and in the same partition, the link comes back as it was. The air sees
     /// nothing of this.
     fn restore_links(&mut self, now: Instant) {
-        let reuse_delay = self.timing.router_id_reuse_delay;
-        let partition = self.leader_data.map_or(0, |l| l.partition_id);
-        self.links_out_of_mask
-            .retain(|&(_, _, _, dropped, p)| now < dropped + reuse_delay && p == partition);
+        self.forget_links_out_of_mask(now);
         let mut i = 0;
-        while let Some(&(id, ext, link, _, _)) = self.links_out_of_mask.get(i) {
+        while let Some(&dropped) = self.links_out_of_mask.get(i) {
             // Under another id by now: that one is its link.
             if self
                 .routers
                 .iter()
-                .any(|r| r.ext_addr == Some(ext) && r.router_id != id)
+                .any(|r| r.ext_addr == Some(dropped.ext_addr) && r.router_id != dropped.router_id)
             {
                 self.links_out_of_mask.swap_remove(i);
                 continue;
@@ -2456,16 +2466,30 @@ impl Mle {
             match self
                 .routers
                 .iter_mut()
-                .find(|r| r.router_id == id && r.link.is_none())
+                .find(|r| r.router_id == dropped.router_id && r.link.is_none())
             {
-                Some(r) if r.ext_addr.is_none_or(|e| e == ext) => {
-                    r.ext_addr = Some(ext);
-                    r.link = Some(link);
+                Some(r) if r.ext_addr.is_none_or(|e| e == dropped.ext_addr) => {
+                    r.ext_addr = Some(dropped.ext_addr);
+                    r.link = Some(dropped.link);
                     self.links_out_of_mask.swap_remove(i);
                 }
                 _ => i += 1,
             }
         }
+    }
+
+    /// Links out of mask past the id reuse delay (the id may be another router's by then) or
+    /// of another partition are gone for good.
+    fn forget_links_out_of_mask(&mut self, now: Instant) {
+        let reuse_delay = self.timing.router_id_reuse_delay;
+        let partition_id = self.partition_id();
+        self.links_out_of_mask
+            .retain(|l| now < l.dropped_at + reuse_delay && l.partition_id == partition_id);
+    }
+
+    /// Our partition's id (0 before we have one).
+    fn partition_id(&self) -> u32 {
+        self.leader_data.map_or(0, |l| l.partition_id)
     }
 
     /// Distance-vector update: cost to each router = min over neighbours of link cost +
@@ -2575,11 +2599,11 @@ impl Mle {
         // its RLOC16: its frames authenticate and are acked meanwhile (simulator, 1280-byte
         // datagram, seed 339: the newer mask that held its id collided with one of its
         // frames, and a fragment failed through all its retries before the next one came).
-        let partition = self.leader_data.map_or(0, |l| l.partition_id);
+        let partition_id = self.partition_id();
         self.links_out_of_mask
             .iter()
-            .find(|&&(id, _, _, _, p)| router_rloc16(id) == short && p == partition)
-            .map(|&(_, ext, _, _, _)| ext)
+            .find(|l| router_rloc16(l.router_id) == short && l.partition_id == partition_id)
+            .map(|l| l.ext_addr)
     }
 
     /// Next-hop RLOC16 towards `dst` (an RLOC16), and the path cost: ourselves, our child,
