@@ -133,6 +133,20 @@ pub fn random_connected(n: usize, side_m: f64, range_m: f64, seed: u64) -> (Vec<
     }
 }
 
+/// The bench's random layout: `n` nodes in a square sized for about eight neighbours each
+/// within [`range_m`] (side = sqrt(n * pi * range^2 / 8)), connected over links of link
+/// quality 1 or better ([`usable_range_m`]; see [`random_connected`]). Returns the positions
+/// and the seed that gave them.
+pub fn random_mesh(n: usize, lora: &LoRaConfig, seed: u64) -> (Vec<(f64, f64)>, u64) {
+    random_connected(n, random_mesh_side_m(n, lora), usable_range_m(lora), seed)
+}
+
+/// The side of [`random_mesh`]'s square.
+pub fn random_mesh_side_m(n: usize, lora: &LoRaConfig) -> f64 {
+    let range = range_m(lora);
+    (n as f64 * std::f64::consts::PI * range * range / 8.0).sqrt()
+}
+
 /// A simulator with one mesh node at each position, all on `lora`, started now.
 pub fn build(seed: u64, positions: &[(f64, f64)], lora: LoRaConfig) -> Simulator {
     let mut sim = Simulator::new(seed);

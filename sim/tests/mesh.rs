@@ -784,6 +784,37 @@ fn a_36_node_grid_forms_one_partition() {
     );
 }
 
+/// 50 nodes at random, the bench's layout (`random_mesh`: about eight neighbours in range
+/// each, connected over links of link quality 1 or better), all powered up at once at
+/// SF7/BW125 with the 1 % duty cycle. One partition with every node attached within two hours
+/// is not yet reliable (`make bench-seeds`: 422 of seeds 1-512), so this test holds the rate,
+/// not one chosen layout: of seeds 1-32, at least 22 must get there (29 do at this writing).
+/// A change that leaves the rate at 82 % fails it once in fifty (a chaotic system: any change
+/// draws new runs); one that brings it down to 70 %, one time in three; to 60 %, four in five.
+#[test]
+fn a_50_node_random_topology_forms_one_partition_in_most_layouts() {
+    let lora = eu868(7);
+    let mut converged = Vec::new();
+    let mut split = Vec::new();
+    for seed in 1..=32u64 {
+        let (positions, _) = pymesh_sim::scenario::random_mesh(50, &lora, seed);
+        let mut sim = build(seed, &positions, lora);
+        match sim.run_until_cond(7200 * SECOND_US, |s| {
+            all_attached(s) && partitions(s).len() == 1
+        }) {
+            Some(t) => converged.push((seed, t / SECOND_US)),
+            None => split.push((seed, partitions(&sim).len())),
+        }
+    }
+    println!("converged (seed, s): {converged:?}");
+    println!("not within 2 h (seed, partitions): {split:?}");
+    assert!(
+        converged.len() >= 22,
+        "{} of 32 layouts formed one partition within two hours",
+        converged.len()
+    );
+}
+
 /// A child that may not become a router (`routerrole disable`) keeps its parent with Child
 /// Update Requests (answered: counted); when the parent dies, it attaches again, to the other
 /// router in range (three unanswered keep-alives or the network id timeout, whichever first).

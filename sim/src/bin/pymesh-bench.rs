@@ -38,8 +38,8 @@ use std::time::Instant as WallInstant;
 use pymesh::mle::Role;
 use pymesh_sim::des::{Simulator, SECOND_US};
 use pymesh_sim::scenario::{
-    all_attached, build, eu868, line, lora_link_quality, partitions, random_connected, range_m,
-    usable_range_m,
+    all_attached, build, eu868, line, lora_link_quality, partitions, random_mesh,
+    random_mesh_side_m, range_m,
 };
 
 /// 20 datagrams end to end over a line of `hops` hops with `loss` on every link: how many
@@ -252,9 +252,6 @@ fn main() {
     }
     let lora = eu868(7);
     let range = range_m(&lora);
-    // Layouts are redrawn until connected over links the mesh can use (link quality 1 or
-    // better): frames at the last dB above the demodulation floor decode, but carry no link.
-    let usable = usable_range_m(&lora);
     let mut report = String::new();
     report += &format!(
         "pymesh bench: random placement, ~8 neighbours per node, SF7/BW125 EU868 868.0 MHz (1 % duty cycle), seed {seed}, limit {limit_s} s virtual\n\n"
@@ -272,8 +269,8 @@ fn main() {
         "node-s/wall-s"
     );
     for &n in &counts {
-        let side = (n as f64 * std::f64::consts::PI * range * range / 8.0).sqrt();
-        let (positions, layout_seed) = random_connected(n, side, usable, seed);
+        let side = random_mesh_side_m(n, &lora);
+        let (positions, layout_seed) = random_mesh(n, &lora, seed);
         let mut sim = build(seed, &positions, lora);
         let wall = WallInstant::now();
         let converged = sim.run_until_cond(limit_s * SECOND_US, |s| {
@@ -378,8 +375,7 @@ fn main() {
                 let positions = if grid_layout {
                     pymesh_sim::scenario::grid(n, 0.6 * range)
                 } else {
-                    let side = (n as f64 * std::f64::consts::PI * range * range / 8.0).sqrt();
-                    random_connected(n, side, usable, s).0
+                    random_mesh(n, &lora, s).0
                 };
                 let mut sim = build(s, &positions, lora);
                 if sim
