@@ -1547,6 +1547,7 @@ impl Node {
                     now,
                     &mut self.rng,
                     ext,
+                    tlvs.status(),
                     from_rloc16,
                     msg.message_id,
                     token,

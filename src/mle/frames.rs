@@ -314,12 +314,9 @@ pub fn build(
             leader_rloc16,
             message_id,
             token,
+            reason,
         } => {
-            let payload = TmfRepr::address_solicit(
-                ctx.ext_addr,
-                super::ADDRESS_SOLICIT_TOO_FEW_ROUTERS,
-                None,
-            )?;
+            let payload = TmfRepr::address_solicit(ctx.ext_addr, *reason, None)?;
             let coap = CoapHeader {
                 msg_type: MessageType::Confirmable,
                 code: Code::POST,
@@ -354,6 +351,7 @@ pub fn build(
             message_id,
             token,
             assigned,
+            status,
         } => {
             let assigned = assigned.map(|id| {
                 (
@@ -362,8 +360,7 @@ pub fn build(
                     mle.route64().0,
                 )
             });
-            let status = if assigned.is_some() { 0 } else { 1 };
-            let payload = TmfRepr::address_solicit_response(status, assigned)?;
+            let payload = TmfRepr::address_solicit_response(*status, assigned)?;
             let coap = CoapHeader::changed(*message_id, token);
             return tmf_datagram(ctx, mle, &coap, &payload, *to_rloc16).map(Built::Datagram);
         }
@@ -925,6 +922,52 @@ mod tests {
                 Err(RxError::Security)
             ));
         }
+    }
+
+    #[test]
+    fn an_address_solicit_carries_its_reason_and_the_answer_its_status() {
+        use crate::wire::tmf::status;
+        let identity = NetworkIdentity::pymesh(NetworkIdentity::DEFAULT_KEY);
+        let (mle, _) = leader(9);
+        let mut sec = Security::new(&identity);
+        // The TMF payload of `cmd`'s datagram (IPv6, UDP, CoAP).
+        let mut tmf_status = |cmd: &MleCommand| {
+            let ctx = Context {
+                ext_addr: mle.ext_addr(),
+                identity: &identity,
+                mac_frame_counter: 5,
+                network_data: &[],
+            };
+            let Built::Datagram(d) = build(&ctx, &mut sec, &mle, cmd).unwrap() else {
+                panic!("TMF goes as a datagram")
+            };
+            let ip = crate::wire::ipv6::Packet::new_checked(&d[..]).unwrap();
+            let udp = crate::wire::udp::Packet::new_checked(ip.payload()).unwrap();
+            let coap = crate::wire::coap::Repr::parse(udp.payload()).unwrap();
+            let status = TmfRepr::parse(coap.payload).unwrap().status();
+            status
+        };
+        for reason in [
+            status::TOO_FEW_ROUTERS,
+            status::HAVE_CHILD_ID_REQUEST,
+            status::PARENT_PARTITION_CHANGE,
+        ] {
+            let solicit = MleCommand::AddressSolicit {
+                leader_rloc16: 0x0400,
+                message_id: 1,
+                token: [1, 2],
+                reason,
+            };
+            assert_eq!(tmf_status(&solicit), Some(reason));
+        }
+        let refusal = MleCommand::AddressSolicitResponse {
+            to_rloc16: 0x0401,
+            message_id: 1,
+            token: [1, 2],
+            assigned: None,
+            status: status::UNRECOGNIZED_STATUS,
+        };
+        assert_eq!(tmf_status(&refusal), Some(status::UNRECOGNIZED_STATUS));
     }
 
     /// A LoRa leader with `routers` router ids allocated (itself one of them), and the network

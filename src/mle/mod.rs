@@ -27,6 +27,7 @@ use heapless::Vec;
 use crate::rand::Rng;
 use crate::time::{Duration, Instant};
 use crate::wire::mle::{Command, Connectivity, MleRepr, Route64, RouterIdSet};
+use crate::wire::tmf::status;
 use crate::wire::{ExtAddress, ShortAddress};
 pub use timing::Timing;
 use trickle::Trickle;
@@ -74,8 +75,6 @@ pub const CHILD_TIMEOUT_S: u32 = 240;
 pub const MAX_PENDING_LINKS: usize = 16;
 /// Child Update Requests left unanswered before a child takes its parent for lost.
 pub const CHILD_UPDATE_ATTEMPTS: u8 = 3;
-/// Address Solicit status "too few routers" (TMF status 2).
-pub const ADDRESS_SOLICIT_TOO_FEW_ROUTERS: u8 = 2;
 
 /// The RLOC16 of router `id` (child id 0).
 pub const fn router_rloc16(id: u8) -> u16 {
@@ -461,11 +460,14 @@ pub enum MleCommand {
         message_id: u16,
         token: [u8; 2],
     },
-    /// TMF Address Solicit to the leader: a router id, please.
+    /// TMF Address Solicit to the leader: a router id, please, for `reason` (a TMF Status:
+    /// [`status::TOO_FEW_ROUTERS`], [`status::HAVE_CHILD_ID_REQUEST`] or
+    /// [`status::PARENT_PARTITION_CHANGE`]).
     AddressSolicit {
         leader_rloc16: u16,
         message_id: u16,
         token: [u8; 2],
+        reason: u8,
     },
     /// TMF Server Data (`a/sd`) to the leader: this node's border-router prefixes (Thread
     /// Network Data TLVs; empty to withdraw them).
@@ -478,12 +480,14 @@ pub enum MleCommand {
         /// the leader drops that one's entries (OpenThread's `SendServerDataNotification`).
         old_rloc16: Option<u16>,
     },
-    /// TMF Address Solicit response (piggybacked ACK) to `to_rloc16`.
+    /// TMF Address Solicit response (piggybacked ACK) to `to_rloc16`: the router id
+    /// `assigned` (status [`status::SUCCESS`]), or none and the `status` saying why.
     AddressSolicitResponse {
         to_rloc16: u16,
         message_id: u16,
         token: [u8; 2],
         assigned: Option<u8>,
+        status: u8,
     },
     /// TMF empty acknowledgement (2.04 Changed) of a confirmable request from `to_rloc16`
     /// (an Address Notification we are given).
@@ -1027,7 +1031,15 @@ impl Mle {
                     && self.router_eligible
                     && (self.active_routers() < self.router_upgrade_threshold || bridging)
                 {
-                    self.send_address_solicit(now, rng, send);
+                    // Bridging partitions is no reason OpenThread knows; a partition change
+                    // is the nearest, and its leader grants it however many routers it has
+                    // (too few routers, it refuses at the upgrade threshold).
+                    let reason = if bridging {
+                        status::PARENT_PARTITION_CHANGE
+                    } else {
+                        status::TOO_FEW_ROUTERS
+                    };
+                    self.send_address_solicit(now, rng, reason, send);
                 }
             }
         }
@@ -1300,6 +1312,7 @@ impl Mle {
         &mut self,
         now: Instant,
         rng: &mut Rng,
+        reason: u8,
         send: &mut dyn FnMut(MleCommand),
     ) {
         let Some(leader) = self.leader_rloc16() else {
@@ -1314,6 +1327,7 @@ impl Mle {
             leader_rloc16: leader,
             message_id,
             token,
+            reason,
         });
     }
 
@@ -1725,7 +1739,7 @@ impl Mle {
             self.pending_child = Some((child, deadline));
             if self.address_solicit_pending.is_none() {
                 self.router_selection_at = None;
-                self.send_address_solicit(now, rng, send);
+                self.send_address_solicit(now, rng, status::HAVE_CHILD_ID_REQUEST, send);
             }
             return;
         }
@@ -1869,11 +1883,13 @@ impl Mle {
 
     /// The leader's side of Address Solicit: allocate a router id (the requester's old one if
     /// free, else a random free one not in its reuse delay).
+    #[allow(clippy::too_many_arguments)]
     pub fn handle_address_solicit(
         &mut self,
         now: Instant,
         rng: &mut Rng,
         requester: ExtAddress,
+        reason: Option<u8>,
         from_rloc16: u16,
         message_id: u16,
         token: [u8; 2],
@@ -1883,9 +1899,32 @@ impl Mle {
             return;
         }
         self.counters.address_solicits_received += 1;
-        let assigned = if let Some(r) = self.routers.iter().find(|r| r.ext_addr == Some(requester))
-        {
+        let Some(reason) = reason else {
+            // OpenThread: no Status TLV, no answer.
+            self.counters.rx_dropped += 1;
+            return;
+        };
+        let holds = self.routers.iter().find(|r| r.ext_addr == Some(requester));
+        // OpenThread's reasons (`HandleTmf<kUriAddressSolicit>`): a router that holds an id
+        // keeps it; a REED that counted too few routers gets one only below the upgrade
+        // threshold; a child waiting, a partition change or a border router, always
+        // (OpenThread also refuses a border router when two are routers already: not
+        // counted here); any other reason is refused as unrecognized.
+        let refused = match reason {
+            _ if holds.is_some() => None,
+            status::TOO_FEW_ROUTERS if self.active_routers() >= self.router_upgrade_threshold => {
+                Some(status::NO_ADDRESS_AVAILABLE)
+            }
+            status::TOO_FEW_ROUTERS
+            | status::HAVE_CHILD_ID_REQUEST
+            | status::PARENT_PARTITION_CHANGE
+            | status::BORDER_ROUTER_REQUEST => None,
+            _ => Some(status::UNRECOGNIZED_STATUS),
+        };
+        let assigned = if let Some(r) = holds {
             Some(r.router_id)
+        } else if refused.is_some() {
+            None
         } else {
             self.released_router_ids.retain(|(_, t)| now < *t);
             let free: Vec<u8, 63> = (0..=MAX_ROUTER_ID)
@@ -1923,6 +1962,10 @@ impl Mle {
             message_id,
             token,
             assigned,
+            status: match (assigned, refused) {
+                (Some(_), _) => status::SUCCESS,
+                (None, why) => why.unwrap_or(status::NO_ADDRESS_AVAILABLE),
+            },
         });
     }
 
@@ -2765,13 +2808,28 @@ mod tests {
         (mle, rng)
     }
 
-    /// The leader's answer to an Address Solicit from `ext`: the router id given, if any.
+    /// The leader's answer to an Address Solicit from `ext` for a child waiting: the router id
+    /// given, if any.
     fn solicit(mle: &mut Mle, rng: &mut Rng, now: Instant, ext: u64) -> Option<u8> {
+        solicit_for(mle, rng, now, ext, Some(status::HAVE_CHILD_ID_REQUEST))
+            .expect("the leader answers")
+    }
+
+    /// The leader's answer to an Address Solicit from `ext` for `reason`: `None` when it
+    /// does not answer, else the router id given, if any.
+    fn solicit_for(
+        mle: &mut Mle,
+        rng: &mut Rng,
+        now: Instant,
+        ext: u64,
+        reason: Option<u8>,
+    ) -> Option<Option<u8>> {
         let mut answer = None;
         mle.handle_address_solicit(
             now,
             rng,
             ExtAddress::from_u64(ext),
+            reason,
             0x0401,
             7,
             [0, 7],
@@ -2781,7 +2839,47 @@ mod tests {
                 }
             },
         );
-        answer.expect("the leader answers")
+        answer
+    }
+
+    #[test]
+    fn the_leader_weighs_the_reason_for_a_router_id_as_openthread_does() {
+        let (mut mle, mut rng) = lone_leader(6);
+        let now = Instant::from_millis(10_000);
+        let too_few = Some(status::TOO_FEW_ROUTERS);
+        // Below the upgrade threshold (16), too few routers is reason enough.
+        for k in 0..15 {
+            assert!(solicit_for(&mut mle, &mut rng, now, 0x100 + k, too_few)
+                .unwrap()
+                .is_some());
+        }
+        assert_eq!(mle.active_routers(), 16);
+        // At it, no more; a router that holds an id keeps it.
+        assert_eq!(
+            solicit_for(&mut mle, &mut rng, now, 0x200, too_few),
+            Some(None)
+        );
+        assert!(solicit_for(&mut mle, &mut rng, now, 0x100, too_few)
+            .unwrap()
+            .is_some());
+        // A child waiting, or a partition change, still gets one.
+        for (k, reason) in [
+            status::HAVE_CHILD_ID_REQUEST,
+            status::PARENT_PARTITION_CHANGE,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let given = solicit_for(&mut mle, &mut rng, now, 0x300 + k as u64, Some(reason));
+            assert!(given.unwrap().is_some());
+        }
+        // No reason: malformed, unanswered. One OpenThread does not know: refused.
+        assert_eq!(solicit_for(&mut mle, &mut rng, now, 0x400, None), None);
+        assert_eq!(
+            solicit_for(&mut mle, &mut rng, now, 0x401, Some(9)),
+            Some(None)
+        );
+        assert_eq!(mle.active_routers(), 18);
     }
 
     #[test]

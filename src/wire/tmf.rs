@@ -55,6 +55,9 @@ pub mod status {
     pub const TOO_FEW_ROUTERS: u8 = 2;
     pub const HAVE_CHILD_ID_REQUEST: u8 = 3;
     pub const PARENT_PARTITION_CHANGE: u8 = 4;
+    pub const BORDER_ROUTER_REQUEST: u8 = 5;
+    /// A response's: the request's reason was none of the above.
+    pub const UNRECOGNIZED_STATUS: u8 = 6;
 }
 
 /// One TMF TLV, parsed. Variable-length values borrow the payload.
