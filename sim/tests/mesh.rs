@@ -789,8 +789,9 @@ fn a_36_node_grid_forms_one_partition() {
 /// SF7/BW125 with the 1 % duty cycle. One partition with every node attached within two hours
 /// is not yet reliable (`make bench-seeds`: 431 of seeds 1-512), so this test holds the rate,
 /// not one chosen layout: of seeds 1-32, at least 22 must get there (26 do at this writing).
-/// A change that leaves the rate at 84 % fails it about once in a hundred (a chaotic system: any change
-/// draws new runs); one that brings it down to 70 %, one time in three; to 60 %, four in five.
+/// A change that leaves the rate at 84 % fails it about once in a hundred (a chaotic system:
+/// any change draws new runs); one that brings it down to 70 %, one time in three; to 60 %,
+/// four in five.
 #[test]
 fn a_50_node_random_topology_forms_one_partition_in_most_layouts() {
     let lora = eu868(7);

@@ -1901,7 +1901,6 @@ impl Mle {
         self.counters.address_solicits_received += 1;
         let Some(reason) = reason else {
             // OpenThread: no Status TLV, no answer.
-            self.counters.rx_dropped += 1;
             return;
         };
         let holds = self.routers.iter().find(|r| r.ext_addr == Some(requester));
