@@ -921,9 +921,7 @@ impl Mle {
             consider(Some(Instant::ZERO));
         }
         if matches!(self.role, Role::Child | Role::Router) {
-            consider(Some(
-                self.leader_last_heard + self.timing.network_id_timeout,
-            ));
+            consider(Some(self.leader_last_heard + self.network_id_timeout()));
         }
         consider(
             self.unrouted_since
@@ -1103,7 +1101,7 @@ impl Mle {
             .retain(|c| now < c.link.last_heard + Duration::from_secs(c.timeout_s as u64));
 
         if matches!(self.role, Role::Child | Role::Router)
-            && now >= self.leader_last_heard + self.timing.network_id_timeout
+            && now >= self.leader_last_heard + self.network_id_timeout()
         {
             // Cut from our leader for the network id timeout: our partition is gone, or no
             // longer reaches us. First look for a parent that still hears its leader.
@@ -1514,6 +1512,47 @@ impl Mle {
             let _ = data.push(byte);
         }
         (mask, data)
+    }
+
+    /// Our path cost to the leader (OpenThread's `RouterTable::GetPathCostToLeader`): a
+    /// child's goes through its parent, the link's cost plus the parent's own (as the
+    /// parent's Route64 gave it when we attached).
+    fn path_cost_to_leader(&self) -> u8 {
+        let Some(ld) = self.leader_data else {
+            return MAX_ROUTE_COST;
+        };
+        let routed = |id: u8| {
+            self.routers
+                .iter()
+                .find(|r| r.router_id == id)
+                .map_or(MAX_ROUTE_COST, |r| r.path_cost)
+        };
+        match (self.role, self.parent.as_ref()) {
+            (Role::Leader, _) => 0,
+            (Role::Router, _) => routed(ld.leader_router_id),
+            (Role::Child, Some(p)) => {
+                let link = self.timing.link_scale.cost(p.link.link_quality_in());
+                let beyond = if router_id_of(p.rloc16) == ld.leader_router_id {
+                    0
+                } else {
+                    routed(ld.leader_router_id)
+                };
+                link.saturating_add(beyond).min(MAX_ROUTE_COST)
+            }
+            _ => MAX_ROUTE_COST,
+        }
+    }
+
+    /// How long without a newer router id sequence before we take our leader for lost: the
+    /// network id timeout, longer the farther the leader ([`Timing::network_id_timeout_per_cost`]).
+    fn network_id_timeout(&self) -> Duration {
+        let cost = self.path_cost_to_leader();
+        let extra = if cost < MAX_ROUTE_COST {
+            self.timing.network_id_timeout_per_cost.millis() * cost as u64
+        } else {
+            0
+        };
+        self.timing.network_id_timeout + Duration::from_millis(extra)
     }
 
     /// The Connectivity TLV of our Parent Response.
@@ -3752,6 +3791,36 @@ mod tests {
         assert_eq!(mle.role, Role::Detached);
         assert_eq!(mle.counters.leader_timeouts, 1);
         assert_eq!(mle.counters.routers_unrouted, 0);
+    }
+
+    #[test]
+    fn on_lora_a_router_far_from_its_leader_waits_longer_for_the_heartbeat() {
+        let timing = Timing::lora(Duration::from_millis(210));
+        let per_cost = timing.network_id_timeout_per_cost;
+        assert!(per_cost > Duration::ZERO);
+        assert_eq!(Timing::thread().network_id_timeout_per_cost, Duration::ZERO);
+        for cost in [1u8, 6] {
+            let mut mle = member_of_partition(timing, Role::Router, router_rloc16(5), &[2, 5]);
+            mle.routers[0].path_cost = cost;
+            let mut rng = Rng::new(3);
+            let t0 = Instant::from_millis(1000);
+            mle.leader_last_heard = t0;
+            let timeout = timing.network_id_timeout.millis() + per_cost.millis() * cost as u64;
+            assert_eq!(
+                mle.poll_at()
+                    .map(|t| t <= t0 + Duration::from_millis(timeout)),
+                Some(true)
+            );
+            mle.poll(
+                t0 + Duration::from_millis(timeout - 1),
+                &mut rng,
+                &mut |_| {},
+            );
+            assert_eq!(mle.role, Role::Router, "path cost {cost}");
+            mle.poll(t0 + Duration::from_millis(timeout), &mut rng, &mut |_| {});
+            assert_eq!(mle.role, Role::Detached, "path cost {cost}");
+            assert_eq!(mle.counters.leader_timeouts, 1);
+        }
     }
 
     #[test]
