@@ -936,7 +936,18 @@ impl Mle {
         match self.attach {
             Attach::Start { at } if now >= at => self.send_parent_request(false, now, rng, send),
             Attach::ParentRequest { to_reeds, deadline } if now >= deadline => {
-                if let Some(c) = self.candidate.clone() {
+                // Only routers at link quality 0 answered, in a partition with ids to spare
+                // for a REED: ask the REEDs too ([`Timing::reeds_before_parent_at_lq0`]).
+                let only_lq0_routers = !to_reeds
+                    && self.timing.reeds_before_parent_at_lq0
+                    && self.candidate.as_ref().is_some_and(|c| {
+                        c.link_quality == 0
+                            && c.connectivity.active_routers + 1 < self.timing.max_routers
+                    });
+                if only_lq0_routers {
+                    // The candidate stays: a REED answer must beat it (`is_better_parent`).
+                    self.send_parent_request(true, now, rng, send);
+                } else if let Some(c) = self.candidate.clone() {
                     send(MleCommand::ChildIdRequest {
                         to: c.ext_addr,
                         response: c.challenge.clone(),
@@ -1062,7 +1073,8 @@ impl Mle {
         }
         if let Some((at, released)) = self.downgrade {
             if now >= at {
-                if self.role != Role::Router || self.active_routers() <= ROUTER_DOWNGRADE_THRESHOLD
+                if self.role != Role::Router
+                    || self.active_routers() <= self.timing.router_downgrade_threshold
                 {
                     self.downgrade = None;
                 } else if !released {
@@ -1243,13 +1255,14 @@ impl Mle {
     }
 
     /// OpenThread's `ShouldDowngrade`, on an Advertisement from neighbouring router `neighbor`:
-    /// more than [`ROUTER_DOWNGRADE_THRESHOLD`] routers, at least
+    /// more than [`Timing::router_downgrade_threshold`] routers, at least
     /// [`Timing::min_downgrade_neighbors`] neighbouring routers at two-way link quality 2 or
     /// better, fewer children than three per excess router, and the neighbour has links as good
     /// as ours to each of those routers (its Route64): it can take our place.
     fn should_downgrade(&self, neighbor: u8, route: &Route64<'_>) -> bool {
         let active = self.active_routers();
-        if self.role != Role::Router || active <= ROUTER_DOWNGRADE_THRESHOLD {
+        let threshold = self.timing.router_downgrade_threshold;
+        if self.role != Role::Router || active <= threshold {
             return false;
         }
         let own = self.router_id();
@@ -1265,7 +1278,7 @@ impl Mle {
         if good < self.timing.min_downgrade_neighbors as usize {
             return false;
         }
-        if self.children.len() >= (active - ROUTER_DOWNGRADE_THRESHOLD) as usize * 3 {
+        if self.children.len() >= (active - threshold) as usize * 3 {
             return false;
         }
         self.routers
@@ -2997,17 +3010,22 @@ mod tests {
         }
     }
 
-    /// A router (Thread timing) with 25 routers in its table, two-way LQ3 links to routers 1-8,
-    /// and neighbour 1's Route64 showing LQ `lq_of_1` links to routers 2-8.
+    /// A router (Thread timing) with `routers` routers in its table, two-way LQ3 links to
+    /// routers 1-8, and neighbour 1's Route64 showing LQ `lq_of_1` links to routers 2-8.
     fn downgrade_case(routers: u8, lq_of_1: u8) -> bool {
-        let mut mle = Mle::new(ExtAddress::from_u64(1), Timing::thread());
+        downgrade_case_with(Timing::thread(), routers, 8, lq_of_1)
+    }
+
+    /// As [`downgrade_case`], with `timing` and two-way LQ3 links to routers 1..=`linked`.
+    fn downgrade_case_with(timing: Timing, routers: u8, linked: u8, lq_of_1: u8) -> bool {
+        let mut mle = Mle::new(ExtAddress::from_u64(1), timing);
         let now = Instant::from_millis(1000);
         mle.role = Role::Router;
         mle.rloc16 = ShortAddress(router_rloc16(0));
         for id in 0..routers {
             let mut e = RouterEntry::unreachable(id, None, now);
-            if (1..=8).contains(&id) {
-                let mut link = Link::new(30, -60, now, LinkScale::Thread);
+            if (1..=linked).contains(&id) {
+                let mut link = Link::new(30, -60, now, timing.link_scale);
                 link.link_quality_out = 3;
                 e.link = Some(link);
             }
@@ -3017,7 +3035,11 @@ mod tests {
         let mut data = StdVec::new();
         for id in 0..routers {
             mask.insert(id);
-            let lq = if (2..=8).contains(&id) { lq_of_1 } else { 0 };
+            let lq = if (2..=linked).contains(&id) {
+                lq_of_1
+            } else {
+                0
+            };
             data.push(crate::wire::mle::RouteData::new(lq, lq, 1).0);
         }
         let route = Route64 {
@@ -3039,10 +3061,20 @@ mod tests {
             !downgrade_case(25, 2),
             "the neighbour's links are worse than ours"
         );
-        // On LoRa it never happens (measured worse; see `Timing::lora`).
-        assert_eq!(
-            Timing::lora(Duration::from_millis(210)).min_downgrade_neighbors,
-            u8::MAX
+    }
+
+    #[test]
+    fn on_lora_a_router_downgrades_only_when_every_id_is_given() {
+        let lora = Timing::lora(Duration::from_millis(210));
+        let full = lora.max_routers;
+        assert!(
+            downgrade_case_with(lora, full, 3, 3),
+            "every id given, three good neighbours, one as good as us"
+        );
+        assert!(!downgrade_case_with(lora, full - 1, 3, 3), "an id is free");
+        assert!(
+            !downgrade_case_with(lora, full, 2, 3),
+            "two good neighbours are too few"
         );
     }
 
@@ -3240,6 +3272,20 @@ mod tests {
         partition_id: u32,
         connectivity: crate::wire::mle::Connectivity,
     ) {
+        answer_parent_request_at(mle, rng, at, challenge, partition_id, connectivity, 20);
+    }
+
+    /// As [`answer_parent_request`], received at `link_margin` (the answer carries none of
+    /// its own, so the two-way link quality is this one's).
+    fn answer_parent_request_at(
+        mle: &mut Mle,
+        rng: &mut Rng,
+        at: Instant,
+        challenge: &[u8],
+        partition_id: u32,
+        connectivity: crate::wire::mle::Connectivity,
+        link_margin: u8,
+    ) {
         let message = MleRepr::new(Command::ParentResponse)
             .with(MleTlv::SourceAddress(ShortAddress(router_rloc16(9))))
             .unwrap()
@@ -3254,7 +3300,7 @@ mod tests {
         let rx = Received {
             sender: ExtAddress::from_u64(0x99),
             message: &message,
-            link_margin: 20,
+            link_margin,
             rssi: -90,
             frame_counter: 0,
         };
@@ -3434,6 +3480,56 @@ mod tests {
         assert_eq!(mle.counters.better_partition_attach_attempts, 0);
         let after = t + mle.timing.router_selection_jitter;
         assert_eq!(solicits(&run_until(&mut mle, &mut rng, after)), 1);
+    }
+
+    #[test]
+    fn on_lora_a_router_parent_at_link_quality_0_waits_for_the_reeds_answers() {
+        let lora = Timing::lora(Duration::from_millis(210));
+        let nearly_full = lora.max_routers - 1;
+        for (timing, margin, active_routers, asks_reeds) in [
+            (lora, 0, 3, true),
+            (lora, 1, 3, false),
+            (lora, 0, nearly_full, false), // no id for a REED to take
+            (Timing::thread(), 0, 3, false),
+        ] {
+            let mut mle = Mle::new(ExtAddress::from_u64(1), timing);
+            let mut rng = Rng::new(5);
+            mle.start(Instant::ZERO, &mut rng);
+            let first = Instant::ZERO + timing.attach_start_jitter;
+            let sent = run_until(&mut mle, &mut rng, first);
+            let challenge = last_parent_request(&sent);
+            let connectivity = crate::wire::mle::Connectivity {
+                active_routers,
+                ..Default::default()
+            };
+            answer_parent_request_at(
+                &mut mle,
+                &mut rng,
+                first,
+                &challenge,
+                0x2000,
+                connectivity,
+                margin,
+            );
+            let routers_window = first + timing.parent_request_router_timeout;
+            let sent = run_until(&mut mle, &mut rng, routers_window);
+            let to_reeds = sent
+                .iter()
+                .any(|(_, c)| matches!(c, MleCommand::ParentRequest { to_reeds: true, .. }));
+            let child_id_request = sent
+                .iter()
+                .any(|(_, c)| matches!(c, MleCommand::ChildIdRequest { .. }));
+            assert_eq!(to_reeds, asks_reeds, "margin {margin}");
+            assert_eq!(child_id_request, !asks_reeds, "margin {margin}");
+            if asks_reeds {
+                // No REED answered: the router at link quality 0 it is.
+                let all_window = routers_window + timing.parent_request_reed_timeout;
+                let sent = run_until(&mut mle, &mut rng, all_window);
+                assert!(sent
+                    .iter()
+                    .any(|(_, c)| matches!(c, MleCommand::ChildIdRequest { .. })));
+            }
+        }
     }
 
     #[test]

@@ -17,13 +17,18 @@ use crate::time::Duration;
 pub const IMIN_FRAME_TIMES: u64 = 30;
 /// Trickle Imax of the LoRa profile, in maximum-size frame times (see [`Timing::lora`]).
 pub const IMAX_FRAME_TIMES: u64 = 480;
+/// Router ids the LoRa profile's leader gives ([`Timing::max_routers`]).
+pub const LORA_MAX_ROUTERS: u8 = 35;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {
     /// Airtime of a maximum-size frame (the unit every scaled window is measured in).
     pub frame_time: Duration,
-    /// A router downgrades (above 23 routers) only with this many neighbouring routers at
-    /// two-way link quality 2 or better (OpenThread's `kMinDowngradeNeighbors`, 7).
+    /// A router may step down to REED when its partition has more routers than this
+    /// (Thread's ROUTER_DOWNGRADE_THRESHOLD, 23).
+    pub router_downgrade_threshold: u8,
+    /// ... and only with this many neighbouring routers at two-way link quality 2 or better
+    /// (OpenThread's `kMinDowngradeNeighbors`, 7).
     pub min_downgrade_neighbors: u8,
     /// The most routers the leader gives ids to (Thread: 32). On LoRa 35: the most whose
     /// Route64 still lets the longest MLE message that carries it, Link Accept And Request,
@@ -108,6 +113,20 @@ pub struct Timing {
     /// the bridge wait; `make bench-seeds`: random 36 from 33 to 40 of 64, random 50 from 12
     /// to 18.)
     pub larger_partition_wins: bool,
+    /// When the routers-only Parent Request found only routers at two-way link quality 0,
+    /// and their partition has at least two router ids to spare, ask the REEDs too before
+    /// taking one (OpenThread takes it). A link of quality 0 is no link for routing
+    /// (infinite cost), and on LoRa it lies at the demodulation floor. Children attached so
+    /// hear their partition over nothing else; in the simulator their REED neighbours,
+    /// drawn to become routers by the next such child, found no route to the leader and
+    /// left every few minutes. With the LoRa downgrade
+    /// ([`Timing::router_downgrade_threshold`]), `make bench-seeds` over 512 seeds: random
+    /// 50 from 459 to 467, random 36 from 499 to 508; over 6 h (seeds 1-128), converged
+    /// random-50 runs split again 0.6 times on average instead of 3.5. Without the spare ids
+    /// (a REED could not take the child anyway) the extra routers filled partitions: 300 and
+    /// 1000 nodes ended in 14.6 and 57.6 partitions instead of 13.2 and 39.6 (13.4 and 42.9
+    /// with the condition). Not in Thread's profile.
+    pub reeds_before_parent_at_lq0: bool,
     /// A router with no route to its leader for the network id timeout leaves the partition
     /// and attaches again. OpenThread gets there another way: a router's leader age only
     /// restarts on Route TLVs from routers it has a link with, so a router that hears its
@@ -203,6 +222,7 @@ impl Timing {
             bridge_partitions: false,
             bridge_wait: Duration::from_millis(0),
             larger_partition_wins: false,
+            reeds_before_parent_at_lq0: false,
             leave_when_unrouted: false,
             parent_response_retries: 3,
             link_scale: LinkScale::Thread,
@@ -210,6 +230,7 @@ impl Timing {
             router_id_sequence_period: Duration::from_secs(10),
             link_request_jitter: Duration::ZERO,
             phy: crate::mac::Phy::Ieee802154,
+            router_downgrade_threshold: super::ROUTER_DOWNGRADE_THRESHOLD,
             min_downgrade_neighbors: 7,
             max_routers: 32,
             leader_router_timeout: Some(Duration::from_secs(90)),
@@ -294,6 +315,7 @@ impl Timing {
             bridge_partitions: true,
             bridge_wait: Duration::from_millis(4 * imax),
             larger_partition_wins: true,
+            reeds_before_parent_at_lq0: true,
             leave_when_unrouted: true,
             parent_response_retries: 0,
             link_scale: LinkScale::LoRa,
@@ -307,13 +329,23 @@ impl Timing {
                 t.router_id_sequence_period.millis() * imax / thread_imax,
             ),
             link_request_jitter: Duration::from_millis(16 * ft),
-            // No downgrade on LoRa. With Thread's seven neighbours it rarely fires and, over
-            // 64 seeds of `make bench-seeds`, raised random 36's mean partitions an hour after
-            // the limit from 2.08 to 2.78 (random 50: 6 of 64 converged either way); with
-            // three it was worse still (random 50: mean 6.16).
-            min_downgrade_neighbors: u8::MAX,
+            // On LoRa a router steps down only when its partition holds every router id it
+            // may give ([`Timing::max_routers`]), with three good neighbours: one id is then
+            // free again for a REED that must bridge to a partition beside or take a child.
+            // Routers upgrade freely while partitions are small (below 16 routers) and keep
+            // their ids through merges, so 50-node meshes reached 35 routers; a partition
+            // then held every id and the REEDs at its border were refused (over 6 h, 7 of
+            // 128 random-50 runs ended so, two partitions, one of 34-35 routers and one of
+            // 1-5; with this rule 3 of 128 end split, none so). `make bench-seeds` over 512
+            // seeds: random 50 459 instead of 448. Downgrading above Thread's 23 rarely fired
+            // with seven neighbours and raised random 36's mean partitions (2.08 to 2.78 over
+            // 64 seeds); with 2-6 neighbours random 50 converged in 165-212 of 256 seeds,
+            // against 201-207. In session 9 this rule alone measured as noise; it helps since
+            // far routers no longer time out (`network_id_timeout_per_cost`).
+            router_downgrade_threshold: LORA_MAX_ROUTERS - 1,
+            min_downgrade_neighbors: 3,
             // See the field: the most routers whose Route64 fits every MLE message in a frame.
-            max_routers: 35,
+            max_routers: LORA_MAX_ROUTERS,
             // The leader frees the ids of routers it has had no route to for two network id
             // timeouts (756 s at SF7): by then such a router has left by itself
             // (`leave_when_unrouted`), and large partitions had all 32 ids allocated, some to
