@@ -33,7 +33,7 @@ pub struct Timing {
     /// The most routers the leader gives ids to (Thread: 32). On LoRa 35: the most whose
     /// Route64 still lets the longest MLE message that carries it, Link Accept And Request,
     /// fit one 127-byte frame (`frames` tests). 50-node random meshes ran out of ids at 32
-    /// with 45-48 nodes attached (routers do not downgrade on LoRa), and the REED that could
+    /// with 45-48 nodes attached (routers did not downgrade on LoRa then), and the REED that could
     /// bridge to the partition beside was refused: `make bench-seeds` over 128 seeds, random
     /// 50 converged in 60 with 32, 69 with 34, 73 with 35, 75 with all 63 ids (random 36 and
     /// the grid unchanged, 106 and 128). A partition never held more than 38 routers.
