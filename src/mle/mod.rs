@@ -3262,22 +3262,10 @@ mod tests {
         sent
     }
 
-    /// A Parent Response to `challenge` from router 9 of `partition_id` (link margin 20 dB),
-    /// fed to `mle` at `at`.
+    /// A Parent Response to `challenge` from router 9 of `partition_id`, fed to `mle` at `at`
+    /// and received at `link_margin` (the answer carries none of its own, so the two-way link
+    /// quality is this one's).
     fn answer_parent_request(
-        mle: &mut Mle,
-        rng: &mut Rng,
-        at: Instant,
-        challenge: &[u8],
-        partition_id: u32,
-        connectivity: crate::wire::mle::Connectivity,
-    ) {
-        answer_parent_request_at(mle, rng, at, challenge, partition_id, connectivity, 20);
-    }
-
-    /// As [`answer_parent_request`], received at `link_margin` (the answer carries none of
-    /// its own, so the two-way link quality is this one's).
-    fn answer_parent_request_at(
         mle: &mut Mle,
         rng: &mut Rng,
         at: Instant,
@@ -3502,7 +3490,7 @@ mod tests {
                 active_routers,
                 ..Default::default()
             };
-            answer_parent_request_at(
+            answer_parent_request(
                 &mut mle,
                 &mut rng,
                 first,
@@ -3551,7 +3539,7 @@ mod tests {
                 active_routers,
                 ..Default::default()
             };
-            answer_parent_request(mle, rng, at, &challenge, 0x2000, connectivity);
+            answer_parent_request(mle, rng, at, &challenge, 0x2000, connectivity, 20);
         };
         // Their partition has shrunk to one router since that Advertisement: a singleton loses.
         answer(&mut mle, &mut rng, 1);
@@ -3584,11 +3572,11 @@ mod tests {
         };
         for (partition_id, id_sequence) in [(0x1000, 10), (0x1000, 9), (0x2000, 11)] {
             let c = with_sequence(id_sequence);
-            answer_parent_request(&mut mle, &mut rng, at, &challenge, partition_id, c);
+            answer_parent_request(&mut mle, &mut rng, at, &challenge, partition_id, c, 20);
             assert!(mle.candidate.is_none(), "{partition_id:x} at {id_sequence}");
         }
         let c = with_sequence(11);
-        answer_parent_request(&mut mle, &mut rng, at, &challenge, 0x1000, c);
+        answer_parent_request(&mut mle, &mut rng, at, &challenge, 0x1000, c, 20);
         assert!(mle.candidate.is_some());
 
         // Nobody of our partition answered both requests: the next cycle takes another
@@ -3607,9 +3595,9 @@ mod tests {
         let at = next_cycle + timing.attach_start_jitter;
         let challenge = last_parent_request(&sent);
         let c = with_sequence(10);
-        answer_parent_request(&mut mle, &mut rng, at, &challenge, 0x1000, c);
+        answer_parent_request(&mut mle, &mut rng, at, &challenge, 0x1000, c, 20);
         assert!(mle.candidate.is_none());
-        answer_parent_request(&mut mle, &mut rng, at, &challenge, 0x2000, c);
+        answer_parent_request(&mut mle, &mut rng, at, &challenge, 0x2000, c, 20);
         assert!(mle.candidate.is_some());
     }
 
