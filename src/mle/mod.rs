@@ -1534,26 +1534,29 @@ impl Mle {
         let Some(ld) = self.leader_data else {
             return MAX_ROUTE_COST;
         };
-        let routed = |id: u8| {
-            self.routers
-                .iter()
-                .find(|r| r.router_id == id)
-                .map_or(MAX_ROUTE_COST, |r| r.path_cost)
-        };
         match (self.role, self.parent.as_ref()) {
             (Role::Leader, _) => 0,
-            (Role::Router, _) => routed(ld.leader_router_id),
+            (Role::Router, _) => self.path_cost_to(ld.leader_router_id),
             (Role::Child, Some(p)) => {
                 let link = self.timing.link_scale.cost(p.link.link_quality_in());
                 let beyond = if router_id_of(p.rloc16) == ld.leader_router_id {
                     0
                 } else {
-                    routed(ld.leader_router_id)
+                    self.path_cost_to(ld.leader_router_id)
                 };
                 link.saturating_add(beyond).min(MAX_ROUTE_COST)
             }
             _ => MAX_ROUTE_COST,
         }
+    }
+
+    /// The path cost our router table holds for router `router_id` (a child's: its parent's,
+    /// from the Route64 it attached with); Route64's infinite cost when unknown.
+    fn path_cost_to(&self, router_id: u8) -> u8 {
+        self.routers
+            .iter()
+            .find(|r| r.router_id == router_id)
+            .map_or(MAX_ROUTE_COST, |r| r.path_cost)
     }
 
     /// How long without a newer router id sequence before we take our leader for lost: the
@@ -1578,11 +1581,7 @@ impl Mle {
         }
         let leader_cost = match (self.role, self.leader_data) {
             (Role::Leader, _) => 0,
-            (_, Some(ld)) => self
-                .routers
-                .iter()
-                .find(|r| r.router_id == ld.leader_router_id)
-                .map_or(MAX_ROUTE_COST, |r| r.path_cost),
+            (_, Some(ld)) => self.path_cost_to(ld.leader_router_id),
             _ => MAX_ROUTE_COST,
         };
         Connectivity {
