@@ -194,7 +194,14 @@ fn udp_end_to_end_across_a_line() {
         .with_node(last, |n, _| n.socket_open().unwrap())
         .unwrap();
     sim.with_node(last, |n, _| n.socket_bind(s7, None, 4000).unwrap());
-    let dst = rloc_address(sim.node(last).unwrap().rloc16());
+    let last_rloc16 = sim.node(last).unwrap().rloc16();
+    let dst = rloc_address(last_rloc16);
+    // Routes spread with Advertisements (up to Imax, 100 s at SF7) after the partition forms:
+    // a datagram sent before a router on the way has a route is dropped there.
+    sim.run_until_cond(sim.now_us() + 1800 * SECOND_US, |s| {
+        path(s, first, last_rloc16).is_some()
+    })
+    .expect("a route from one end to the other");
     sim.with_node(first, |n, now| {
         n.socket_sendto(now, s0, &dst, 4000, b"end to end")
     })

@@ -3781,6 +3781,14 @@ mod tests {
         first_requests.sort_unstable();
         first_requests.dedup();
         assert!(first_requests.len() >= 6, "spread: {first_requests:?}");
+        // Spread over many frame times, not a few: a Parent Request takes half a frame time
+        // and requests that overlap at the advertiser are both lost.
+        let spread = first_requests[first_requests.len() - 1].since(first_requests[0]);
+        assert!(
+            spread.millis() > 10 * timing.frame_time.millis(),
+            "spread over {} ms: {first_requests:?}",
+            spread.millis()
+        );
     }
 
     #[test]
