@@ -2282,7 +2282,12 @@ impl Mle {
             };
             let decided =
                 !(from_reed && self.timing.larger_partition_wins && ld.weighting == ours.weighting);
-            let better = decided && self.beats_ours(&ld, their_routers, &ours);
+            // A full partition has no id for us: we would leave our children and the routers
+            // behind us cut off ([`Timing::better_partition_needs_free_id`]).
+            let no_id_for_us = self.timing.better_partition_needs_free_id
+                && self.role.is_router_or_leader()
+                && their_routers >= self.timing.max_routers as usize;
+            let better = decided && !no_id_for_us && self.beats_ours(&ld, their_routers, &ours);
             // Undecided, but the REED was a router of ours: it moved, so its partition beat
             // ours by its Route64 (or it lost ours). Ask that partition's routers; their
             // Connectivity decides (`handle_parent_response`). A moved router stays a REED
@@ -3745,6 +3750,56 @@ mod tests {
         let after = t + mle.timing.router_selection_jitter;
         assert_eq!(mle.role, Role::Child);
         assert_eq!(solicits(&run_until(&mut mle, &mut rng, after)), 1);
+    }
+
+    #[test]
+    fn on_lora_a_router_does_not_move_to_a_better_partition_without_a_free_router_id() {
+        // A router of a 3-router partition hears router 9 of a larger one (and of a higher
+        // partition id: better on either profile). With every router id given there (35 on
+        // LoRa) it stays; with one free it moves. A REED moves either way (it needs no id),
+        // and Thread's profile moves as OpenThread does.
+        let routes_of = |n: u8| -> StdVec<(u8, u8)> {
+            (9..9 + n)
+                .map(|id| (id, crate::wire::mle::RouteData::new(3, 3, 1).0))
+                .collect()
+        };
+        let t0 = Instant::from_millis(1000);
+        let lora = Timing::lora(Duration::from_millis(210));
+        let full = lora.max_routers;
+        for (timing, role, their_routers, moves) in [
+            (lora, Role::Router, full, false),
+            (lora, Role::Leader, full, false),
+            (lora, Role::Router, full - 1, true),
+            (lora, Role::Child, full, true),
+            (
+                Timing::thread(),
+                Role::Router,
+                Timing::thread().max_routers,
+                true,
+            ),
+        ] {
+            let rloc16 = if role == Role::Child {
+                0x0801
+            } else {
+                router_rloc16(2)
+            };
+            let mut mle = member_of_partition(timing, role, rloc16, &[1, 2, 3]);
+            let mut rng = Rng::new(1);
+            hear_router_9(
+                &mut mle,
+                &mut rng,
+                t0,
+                led_by_router_9(0x2000),
+                1,
+                &routes_of(their_routers),
+            );
+            assert_eq!(
+                mle.counters.better_partition_attach_attempts,
+                u32::from(moves),
+                "{role:?} hearing {their_routers} routers ({:?} ids)",
+                timing.max_routers
+            );
+        }
     }
 
     #[test]
