@@ -794,11 +794,11 @@ fn a_36_node_grid_forms_one_partition() {
 /// 50 nodes at random, the bench's layout (`random_mesh`: about eight neighbours in range
 /// each, connected over links of link quality 1 or better), all powered up at once at
 /// SF7/BW125 with the 1 % duty cycle. One partition with every node attached within two hours
-/// is not yet reliable (`make bench-seeds`: 467 of seeds 1-512), so this test holds the rate,
-/// not one chosen layout: of seeds 1-32, at least 24 must get there (29 do at this writing).
-/// A change that leaves the rate at 90 % fails it about once in 300 (a chaotic system: any
-/// change draws new runs); one that brings it back to session 11's 84 %, once in 17; down to
-/// 75 %, two times in five; to 60 %, nineteen in twenty.
+/// is not yet reliable (`make bench-seeds`: 481 of seeds 1-512), so this test holds the rate,
+/// not one chosen layout: of seeds 1-32, at least 26 must get there (31 do at this writing).
+/// A change that leaves the rate at 94 % fails it about once in 400 (a chaotic system: any
+/// change draws new runs); one that brings it back to session 12's 91 %, once in 47; to
+/// session 11's 84 %, one time in four; down to 75 %, nearly three times in four.
 #[test]
 fn a_50_node_random_topology_forms_one_partition_in_most_layouts() {
     let lora = eu868(7);
@@ -817,7 +817,7 @@ fn a_50_node_random_topology_forms_one_partition_in_most_layouts() {
     println!("converged (seed, s): {converged:?}");
     println!("not within 2 h (seed, partitions): {split:?}");
     assert!(
-        converged.len() >= 24,
+        converged.len() >= 26,
         "{} of 32 layouts formed one partition within two hours",
         converged.len()
     );
