@@ -942,7 +942,10 @@ impl Mle {
                     && self.timing.reeds_before_parent_at_lq0
                     && self.candidate.as_ref().is_some_and(|c| {
                         c.link_quality == 0
-                            && c.connectivity.active_routers + 1 < self.timing.max_routers
+                            && self
+                                .timing
+                                .spare_router_ids(c.connectivity.active_routers as usize)
+                                >= 2
                     });
                 if only_lq0_routers {
                     // The candidate stays: a REED answer must beat it (`is_better_parent`).
@@ -2199,7 +2202,7 @@ impl Mle {
     /// Records a router of our partition heard directly.
     /// As many routers as there may be ([`Timing::max_routers`]): no id to give, no entry to add.
     fn router_table_full(&self) -> bool {
-        self.routers.len() >= self.timing.max_routers as usize
+        self.timing.spare_router_ids(self.routers.len()) == 0
     }
 
     fn note_router(&mut self, now: Instant, router_id: u8, rx: &Received<'_>) {
@@ -2286,7 +2289,7 @@ impl Mle {
             // behind us cut off ([`Timing::better_partition_needs_free_id`]).
             let no_id_for_us = self.timing.better_partition_needs_free_id
                 && self.role.is_router_or_leader()
-                && their_routers >= self.timing.max_routers as usize;
+                && self.timing.spare_router_ids(their_routers) == 0;
             let better = decided && !no_id_for_us && self.beats_ours(&ld, their_routers, &ours);
             // Undecided, but the REED was a router of ours: it moved, so its partition beat
             // ours by its Route64 (or it lost ours). Ask that partition's routers; their

@@ -218,6 +218,12 @@ pub struct Timing {
 }
 
 impl Timing {
+    /// Router ids a leader could still give in a partition of `routers` routers
+    /// ([`Timing::max_routers`]).
+    pub const fn spare_router_ids(&self, routers: usize) -> usize {
+        (self.max_routers as usize).saturating_sub(routers)
+    }
+
     /// Thread 1.1 values, unscaled (802.15.4 at 250 kbit/s: 4.3 ms per 127-byte frame).
     pub const fn thread() -> Self {
         Timing {
